@@ -1,0 +1,327 @@
+//! Keeping raw credentials out of everything tokenwatch writes.
+//!
+//! Raw bearer tokens, refresh tokens, cookies and API keys that appear in a log record are replaced
+//! at normalisation by a keyed fingerprint, `fp:` followed by 32 hex digits of
+//! HMAC-SHA256(key, secret). The same secret under the same key always gives the same fingerprint,
+//! so a token can still be followed across records and looked up in the inventory
+//! (`tokenwatch fingerprint` computes it for a known token), but the value cannot be recovered and
+//! cannot be guessed without the key.
+//!
+//! Two layers:
+//! - [`Fingerprinter`] fingerprints a value a mapping declares as secret (`secret = true`);
+//! - [`Redactor`] scrubs any other text and whole JSON records (dead letters) by key name
+//!   (`authorization`, `cookie`, `x-api-key`, `refresh_token`, …) and by shape (`Bearer …`,
+//!   `Basic …`, JWTs, sensitive query-string parameters).
+
+use std::borrow::Cow;
+use std::fmt;
+
+use hmac::{Hmac, Mac};
+use regex::{Captures, Regex};
+use serde_json::Value;
+use sha2::Sha256;
+
+/// Prefix of every fingerprint.
+pub const FINGERPRINT_PREFIX: &str = "fp:";
+
+/// Computes keyed fingerprints of secrets.
+#[derive(Clone)]
+pub struct Fingerprinter {
+    mac: Hmac<Sha256>,
+}
+
+impl fmt::Debug for Fingerprinter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never print the key.
+        f.debug_struct("Fingerprinter").finish_non_exhaustive()
+    }
+}
+
+impl Fingerprinter {
+    /// A fingerprinter keyed with `key` (any length; at least 32 random bytes recommended).
+    pub fn new(key: &[u8]) -> Self {
+        // HMAC accepts keys of any length, so this cannot fail.
+        let mac = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+        Fingerprinter { mac }
+    }
+
+    /// `fp:` + 32 hex digits of HMAC-SHA256(key, secret).
+    pub fn fingerprint(&self, secret: &str) -> String {
+        let mut mac = self.mac.clone();
+        mac.update(secret.as_bytes());
+        let digest = mac.finalize().into_bytes();
+        let mut out = String::with_capacity(FINGERPRINT_PREFIX.len() + 32);
+        out.push_str(FINGERPRINT_PREFIX);
+        out.push_str(&hex::encode(&digest[..16]));
+        out
+    }
+
+    /// Fingerprints a credential as it appears in a header or parameter: an authorisation scheme
+    /// (`Bearer`, `Basic`, `Token`, …) is dropped first so `Bearer X` and `X` give the same
+    /// fingerprint.
+    pub fn fingerprint_credential(&self, raw: &str) -> String {
+        self.fingerprint(strip_auth_scheme(raw))
+    }
+}
+
+/// `Bearer abc` → `abc`; values without a scheme are returned trimmed.
+pub fn strip_auth_scheme(raw: &str) -> &str {
+    let raw = raw.trim();
+    for scheme in ["bearer ", "basic ", "token ", "digest ", "dpop ", "apikey ", "sso-key "] {
+        if raw.len() > scheme.len() && raw[..scheme.len()].eq_ignore_ascii_case(scheme) {
+            return raw[scheme.len()..].trim_start();
+        }
+    }
+    raw
+}
+
+/// Object keys whose values are credentials, compared after lowercasing and removing `-` and `_`.
+const SECRET_KEYS: &[&str] = &[
+    "authorization",
+    "proxyauthorization",
+    "cookie",
+    "setcookie",
+    "xapikey",
+    "apikey",
+    "apisecret",
+    "accesstoken",
+    "refreshtoken",
+    "idtoken",
+    "clientsecret",
+    "clientassertion",
+    "assertion",
+    "samlresponse",
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "bearertoken",
+    "authtoken",
+    "xauthtoken",
+    "xaccesstoken",
+    "sessiontoken",
+    "xamzsecuritytoken",
+    "privatetoken",
+    "xcsrftoken",
+    "jwt",
+    "secretaccesskey",
+];
+
+/// Whether a JSON object key names a credential value.
+pub fn is_secret_key(key: &str) -> bool {
+    if key.len() > 32 {
+        return false;
+    }
+    let mut normalised = [0u8; 32];
+    let mut len = 0;
+    for b in key.bytes() {
+        if b == b'-' || b == b'_' {
+            continue;
+        }
+        normalised[len] = b.to_ascii_lowercase();
+        len += 1;
+    }
+    let normalised = &normalised[..len];
+    SECRET_KEYS.iter().any(|k| k.as_bytes() == normalised)
+}
+
+/// Scrubs credentials out of free text and JSON values.
+#[derive(Debug, Clone)]
+pub struct Redactor {
+    fingerprinter: Fingerprinter,
+    auth_scheme: Regex,
+    jwt: Regex,
+    query_param: Regex,
+    header_line: Regex,
+}
+
+impl Redactor {
+    /// A redactor replacing credentials with fingerprints from `fingerprinter`.
+    pub fn new(fingerprinter: Fingerprinter) -> Self {
+        // The patterns are constants: a failure here is a programming error caught by the tests.
+        let compile = |pattern: &str| Regex::new(pattern).unwrap_or_else(|error| unreachable!("bad built-in pattern: {error}"));
+        Redactor {
+            fingerprinter,
+            auth_scheme: compile(r"(?i)\b(bearer|basic|token|digest|dpop)(\s+)([A-Za-z0-9\-._~+/]{8,}=*)"),
+            jwt: compile(r"eyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"),
+            query_param: compile(
+                r"(?i)([?&;]|\b)(access_token|refresh_token|id_token|api_key|apikey|api-key|client_secret|password|passwd|token|x-amz-security-token|x-amz-signature|sig|signature|session_token|auth)=([^&\s#;,]+)",
+            ),
+            header_line: compile(r"(?i)\b(authorization|proxy-authorization|cookie|set-cookie|x-api-key)(\s*:\s*)([^\r\n]+)"),
+        }
+    }
+
+    /// The fingerprinter used for replacements.
+    pub fn fingerprinter(&self) -> &Fingerprinter {
+        &self.fingerprinter
+    }
+
+    /// Cheap pre-check: can `text` contain anything [`Self::scrub_str`] would replace?
+    fn might_contain_secret(text: &str) -> bool {
+        let bytes = text.as_bytes();
+        if bytes.len() < 8 {
+            return false;
+        }
+        bytes.contains(&b'=')
+            || bytes.contains(&b':')
+            || bytes.windows(3).any(|w| w == b"eyJ")
+            || bytes.windows(5).any(|w| {
+                let w = [w[0] | 0x20, w[1] | 0x20, w[2] | 0x20, w[3] | 0x20, w[4] | 0x20];
+                &w == b"earer" || &w == b"basic" || &w == b"token" || &w == b"diges" || &w == b"dpop "
+            })
+    }
+
+    /// Replaces every credential found in `text` with its fingerprint.
+    pub fn scrub_str<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        if !Self::might_contain_secret(text) {
+            return Cow::Borrowed(text);
+        }
+        let mut out: Cow<'a, str> = Cow::Borrowed(text);
+        let header = self.header_line.replace_all(&out, |c: &Captures<'_>| {
+            format!("{}{}{}", &c[1], &c[2], self.fingerprinter.fingerprint_credential(&c[3]))
+        });
+        if let Cow::Owned(owned) = header {
+            out = Cow::Owned(owned);
+        }
+        let jwt = self.jwt.replace_all(&out, |c: &Captures<'_>| self.fingerprinter.fingerprint(&c[0]));
+        if let Cow::Owned(owned) = jwt {
+            out = Cow::Owned(owned);
+        }
+        let scheme = self.auth_scheme.replace_all(&out, |c: &Captures<'_>| {
+            if c[3].starts_with(FINGERPRINT_PREFIX) {
+                c[0].to_string()
+            } else {
+                format!("{}{}{}", &c[1], &c[2], self.fingerprinter.fingerprint(&c[3]))
+            }
+        });
+        if let Cow::Owned(owned) = scheme {
+            out = Cow::Owned(owned);
+        }
+        let query = self.query_param.replace_all(&out, |c: &Captures<'_>| {
+            if c[3].starts_with(FINGERPRINT_PREFIX) {
+                c[0].to_string()
+            } else {
+                format!("{}{}={}", &c[1], &c[2], self.fingerprinter.fingerprint(&c[3]))
+            }
+        });
+        if let Cow::Owned(owned) = query {
+            out = Cow::Owned(owned);
+        }
+        out
+    }
+
+    /// Scrubs a JSON value in place: values under secret keys are fingerprinted whole, every other
+    /// string is scrubbed with [`Self::scrub_str`].
+    pub fn scrub_value(&self, value: &mut Value) {
+        match value {
+            Value::String(text) => {
+                if let Cow::Owned(scrubbed) = self.scrub_str(text) {
+                    *text = scrubbed;
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|item| self.scrub_value(item)),
+            Value::Object(map) => {
+                for (key, item) in map.iter_mut() {
+                    if is_secret_key(key) {
+                        self.fingerprint_all_strings(item);
+                    } else {
+                        self.scrub_value(item);
+                    }
+                }
+            }
+            Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        }
+    }
+
+    fn fingerprint_all_strings(&self, value: &mut Value) {
+        match value {
+            Value::String(text) if !text.is_empty() && !text.starts_with(FINGERPRINT_PREFIX) => {
+                *text = self.fingerprinter.fingerprint_credential(text);
+            }
+            Value::Array(items) => items.iter_mut().for_each(|item| self.fingerprint_all_strings(item)),
+            Value::Object(map) => map.values_mut().for_each(|item| self.fingerprint_all_strings(item)),
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const JWT: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSIsImp0aSI6ImFiYyJ9.c2lnbmF0dXJlLXZhbHVl";
+
+    fn redactor() -> Redactor {
+        Redactor::new(Fingerprinter::new(b"test-key"))
+    }
+
+    #[test]
+    fn fingerprint_is_keyed_stable_and_scheme_insensitive() {
+        let a = Fingerprinter::new(b"key-a");
+        let b = Fingerprinter::new(b"key-b");
+        assert_eq!(a.fingerprint("s3cret"), a.fingerprint("s3cret"));
+        assert_ne!(a.fingerprint("s3cret"), b.fingerprint("s3cret"));
+        assert_eq!(a.fingerprint_credential("Bearer s3cret"), a.fingerprint("s3cret"));
+        assert_eq!(a.fingerprint_credential("  bearer   s3cret "), a.fingerprint("s3cret"));
+        let fp = a.fingerprint("s3cret");
+        assert!(fp.starts_with("fp:") && fp.len() == 35, "{fp}");
+        assert!(!format!("{a:?}").contains("key-a"));
+    }
+
+    #[test]
+    fn secret_keys_are_matched_loosely_but_ids_are_not() {
+        for key in ["Authorization", "x-api-key", "X_API_KEY", "refresh_token", "Set-Cookie", "client_secret"] {
+            assert!(is_secret_key(key), "{key}");
+        }
+        for key in ["token_id", "hashed_token", "token_scopes", "tokenType", "uniqueTokenIdentifier", "user"] {
+            assert!(!is_secret_key(key), "{key}");
+        }
+    }
+
+    #[test]
+    fn free_text_is_scrubbed_by_shape() {
+        let r = redactor();
+        let cases = [
+            format!("GET /api?access_token={JWT}&page=2"),
+            format!("Authorization: Bearer {JWT}"),
+            "curl -H 'Authorization: Basic dXNlcjpwYXNzd29yZA=='".to_string(),
+            "token abcdefgh12345678 used".to_string(),
+            format!("jwt={JWT}"),
+            "/v1/orders?api_key=AKIAXYZ1234567890&x=1".to_string(),
+        ];
+        for text in cases {
+            let scrubbed = r.scrub_str(&text);
+            for secret in [JWT, "dXNlcjpwYXNzd29yZA==", "abcdefgh12345678", "AKIAXYZ1234567890"] {
+                assert!(!scrubbed.contains(secret), "{text} -> {scrubbed}");
+            }
+            assert!(scrubbed.contains("fp:"), "{scrubbed}");
+        }
+        assert!(matches!(r.scrub_str("plain text with no secrets"), Cow::Borrowed(_)));
+        assert_eq!(r.scrub_str("/v1/orders?page=2"), "/v1/orders?page=2");
+    }
+
+    #[test]
+    fn json_records_are_scrubbed_by_key_and_shape() {
+        let r = redactor();
+        let mut record = json!({
+            "request": {
+                "headers": {"authorization": "Bearer opaque-token-value-1", "cookie": ["sid=abc123456789"], "host": "api"},
+                "uri": format!("/a?refresh_token={JWT}"),
+            },
+            "token_id": "12345",
+            "note": format!("saw {JWT}"),
+        });
+        r.scrub_value(&mut record);
+        let text = record.to_string();
+        for secret in ["opaque-token-value-1", "abc123456789", JWT] {
+            assert!(!text.contains(secret), "{text}");
+        }
+        assert_eq!(record["token_id"], "12345");
+        assert_eq!(record["request"]["headers"]["host"], "api");
+        assert_eq!(
+            record["request"]["headers"]["authorization"],
+            r.fingerprinter().fingerprint("opaque-token-value-1")
+        );
+    }
+}
