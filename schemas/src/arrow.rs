@@ -272,7 +272,14 @@ mod tests {
             client_id: None,
             session_id: None,
             src_ip: Some("8.8.8.8".parse().unwrap()),
-            geo: Some(Geo { lat: Some(1.5), lon: Some(2.5), country: Some("US".into()), city: None, radius_km: None, from: GeoFrom::Record }),
+            geo: Some(Geo {
+                lat: Some(1.5),
+                lon: Some(2.5),
+                country: Some("US".into()),
+                city: None,
+                radius_km: None,
+                from: GeoFrom::Record,
+            }),
             asn: Some(15169),
             as_org: None,
             user_agent: None,
@@ -299,7 +306,10 @@ mod tests {
         assert_eq!(scopes.value(1).len(), 0);
         let subject = batch.column_by_name("subject").unwrap();
         assert!(subject.is_null(0));
-        let offset = batch.column_by_name("origin_offset").unwrap().as_primitive::<datafusion_common::arrow::datatypes::Int64Type>();
+        let offset = batch
+            .column_by_name("origin_offset")
+            .unwrap()
+            .as_primitive::<datafusion_common::arrow::datatypes::Int64Type>();
         assert_eq!(offset.value(0), 3);
     }
 

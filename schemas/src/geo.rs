@@ -193,10 +193,7 @@ impl GeoDb {
             None => None,
         }
         .filter(|name| !name.is_empty());
-        let radius_km = location
-            .and_then(|l| l.accuracy_radius)
-            .map(f32::from)
-            .unwrap_or(self.default_radius_km);
+        let radius_km = location.and_then(|l| l.accuracy_radius).map(f32::from).unwrap_or(self.default_radius_km);
         Some(GeoHit { lat, lon, country, city, radius_km })
     }
 }

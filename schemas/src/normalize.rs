@@ -9,11 +9,11 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::Result;
 use crate::dead_letter::{DeadLetter, DeadLetterReason, Rejection};
 use crate::event::{Event, Origin};
 use crate::mapping::path::FieldPath;
 use crate::mapping::{Mapping, NormalizeContext, SourceRegistry};
-use crate::Result;
 
 /// Default upper bound on one record's size.
 pub const DEFAULT_MAX_RECORD_BYTES: usize = 8 * 1024 * 1024;
@@ -140,7 +140,12 @@ impl Normalizer {
             Value::Null => "null",
             Value::Object(_) => "an object",
         };
-        out(self.dead_letter(origin, Rejection::new(DeadLetterReason::NotAnObject, format!("record is {kind}, not a JSON object")), None, value));
+        out(self.dead_letter(
+            origin,
+            Rejection::new(DeadLetterReason::NotAnObject, format!("record is {kind}, not a JSON object")),
+            None,
+            value,
+        ));
     }
 
     /// Normalises one JSON object.
@@ -166,7 +171,8 @@ impl Normalizer {
                 )
             }),
             None => self.registry.detect(record).ok_or_else(|| {
-                let keys: Vec<&str> = record.as_object().map(|o| o.keys().take(8).map(String::as_str).collect()).unwrap_or_default();
+                let keys: Vec<&str> =
+                    record.as_object().map(|o| o.keys().take(8).map(String::as_str).collect()).unwrap_or_default();
                 Rejection::new(
                     DeadLetterReason::UnknownSource,
                     format!(
@@ -178,7 +184,13 @@ impl Normalizer {
         }
     }
 
-    fn dead_letter(&self, origin: &Origin, rejection: Rejection, source: Option<String>, mut record: Value) -> Normalized {
+    fn dead_letter(
+        &self,
+        origin: &Origin,
+        rejection: Rejection,
+        source: Option<String>,
+        mut record: Value,
+    ) -> Normalized {
         self.ctx.redactor().scrub_value(&mut record);
         let detail = self.ctx.redactor().scrub_str(&rejection.detail).into_owned();
         Normalized::DeadLetter(DeadLetter { origin: origin.clone(), reason: rejection.reason, detail, source, record })

@@ -41,7 +41,8 @@ impl Fingerprinter {
     /// A fingerprinter keyed with `key` (any length; at least 32 random bytes recommended).
     pub fn new(key: &[u8]) -> Self {
         // HMAC accepts keys of any length, so this cannot fail.
-        let mac = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+        let mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
         Fingerprinter { mac }
     }
 
@@ -139,7 +140,8 @@ impl Redactor {
     /// A redactor replacing credentials with fingerprints from `fingerprinter`.
     pub fn new(fingerprinter: Fingerprinter) -> Self {
         // The patterns are constants: a failure here is a programming error caught by the tests.
-        let compile = |pattern: &str| Regex::new(pattern).unwrap_or_else(|error| unreachable!("bad built-in pattern: {error}"));
+        let compile =
+            |pattern: &str| Regex::new(pattern).unwrap_or_else(|error| unreachable!("bad built-in pattern: {error}"));
         Redactor {
             fingerprinter,
             auth_scheme: compile(r"(?i)\b(bearer|basic|token|digest|dpop)(\s+)([A-Za-z0-9\-._~+/]{8,}=*)"),
@@ -147,7 +149,9 @@ impl Redactor {
             query_param: compile(
                 r"(?i)([?&;]|\b)(access_token|refresh_token|id_token|api_key|apikey|api-key|client_secret|password|passwd|token|x-amz-security-token|x-amz-signature|sig|signature|session_token|auth)=([^&\s#;,]+)",
             ),
-            header_line: compile(r"(?i)\b(authorization|proxy-authorization|cookie|set-cookie|x-api-key)(\s*:\s*)([^\r\n]+)"),
+            header_line: compile(
+                r"(?i)\b(authorization|proxy-authorization|cookie|set-cookie|x-api-key)(\s*:\s*)([^\r\n]+)",
+            ),
         }
     }
 

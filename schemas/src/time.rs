@@ -61,9 +61,9 @@ pub fn parse_value(value: &Value, format: TimeFormat) -> Option<i64> {
 pub fn parse_str(text: &str, format: TimeFormat) -> Option<i64> {
     let text = text.trim();
     let micros = match format {
-        TimeFormat::Auto => parse_iso(text)
-            .or_else(|| parse_clf(text))
-            .or_else(|| parse_numeric_str(text, TimeFormat::Auto))?,
+        TimeFormat::Auto => {
+            parse_iso(text).or_else(|| parse_clf(text)).or_else(|| parse_numeric_str(text, TimeFormat::Auto))?
+        }
         TimeFormat::Rfc3339 => parse_iso(text)?,
         TimeFormat::Clf => parse_clf(text)?,
         unit => parse_numeric_str(text, unit)?,
@@ -363,11 +363,7 @@ mod tests {
             ("2019-10-18 09:45:48 UTC", 0),
         ];
         for (text, micros) in cases {
-            assert_eq!(
-                parse_str(text, TimeFormat::Auto),
-                Some(T_2019_10_18_09_45_48 * 1_000_000 + micros),
-                "{text}"
-            );
+            assert_eq!(parse_str(text, TimeFormat::Auto), Some(T_2019_10_18_09_45_48 * 1_000_000 + micros), "{text}");
         }
     }
 

@@ -245,7 +245,9 @@ fn decode_jwt(token: &str, id_claim: &str) -> Option<JwtClaims> {
     let mut scopes = Vec::new();
     for key in ["scope", "scp", "scopes", "roles"] {
         match claims.get(key) {
-            Some(Value::String(list)) => scopes.extend(list.split([' ', ',']).filter(|s| !s.is_empty()).map(str::to_string)),
+            Some(Value::String(list)) => {
+                scopes.extend(list.split([' ', ',']).filter(|s| !s.is_empty()).map(str::to_string))
+            }
             Some(Value::Array(items)) => scopes.extend(items.iter().filter_map(scalar_text).map(Cow::into_owned)),
             _ => {}
         }
@@ -292,12 +294,10 @@ fn eval_raw<'a>(spec: &FieldSpec, record: &'a Value) -> Option<Cow<'a, str>> {
 fn eval_text<'a>(spec: &FieldSpec, record: &'a Value, ctx: &NormalizeContext) -> Option<Cow<'a, str>> {
     let raw = eval_raw(spec, record);
     let mapped: Option<Cow<'a, str>> = match raw {
-        Some(text) if !spec.map.is_empty() => {
-            match spec.map.iter().find(|(pattern, _)| pattern.matches(&text)) {
-                Some((_, target)) => Some(Cow::Owned(target.clone())),
-                None => Some(spec.default.clone().map_or(text, Cow::Owned)),
-            }
-        }
+        Some(text) if !spec.map.is_empty() => match spec.map.iter().find(|(pattern, _)| pattern.matches(&text)) {
+            Some((_, target)) => Some(Cow::Owned(target.clone())),
+            None => Some(spec.default.clone().map_or(text, Cow::Owned)),
+        },
         Some(text) => Some(text),
         None => spec.value.clone().or_else(|| spec.default.clone()).map(Cow::Owned),
     };
@@ -489,7 +489,8 @@ mod tests {
         let event = mapping.apply(&record, &ctx, origin()).unwrap();
         assert_eq!(event.token_id, Some(ctx.redactor().fingerprinter().fingerprint("opaque-secret-123")));
         assert_eq!(event.outcome, Outcome::Failure);
-        let record = json!({"ts": 1_700_000_000_000i64, "req": {"method": "GET", "path": "/v1/x?api_key=key-123456789"}});
+        let record =
+            json!({"ts": 1_700_000_000_000i64, "req": {"method": "GET", "path": "/v1/x?api_key=key-123456789"}});
         let event = mapping.apply(&record, &ctx, origin()).unwrap();
         assert_eq!(event.token_id, Some(ctx.redactor().fingerprinter().fingerprint("key-123456789")));
         assert_eq!(event.token_kind, TokenKind::ApiKey);
@@ -515,7 +516,8 @@ mod tests {
         let b = mapping.apply(&record, &ctx(), origin()).unwrap();
         assert!(a.event_id.starts_with("tw-"));
         assert_eq!(a.event_id, b.event_id);
-        let other = mapping.apply(&json!({"ts": 1_700_000_000_001i64, "req": {"path": "/a"}}), &ctx(), origin()).unwrap();
+        let other =
+            mapping.apply(&json!({"ts": 1_700_000_000_001i64, "req": {"path": "/a"}}), &ctx(), origin()).unwrap();
         assert_ne!(a.event_id, other.event_id);
     }
 

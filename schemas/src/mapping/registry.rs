@@ -100,7 +100,8 @@ impl SourceRegistry {
             }
         }
         self.mappings.push(Arc::new(mapping));
-        self.mappings.sort_by(|a, b| b.priority.cmp(&a.priority).then_with(|| a.qualified_name().cmp(&b.qualified_name())));
+        self.mappings
+            .sort_by(|a, b| b.priority.cmp(&a.priority).then_with(|| a.qualified_name().cmp(&b.qualified_name())));
         Ok(())
     }
 
@@ -170,14 +171,16 @@ mod tests {
     fn user_files_replace_builtins_and_bad_files_are_all_reported() {
         let dir = std::env::temp_dir().join(format!("tw-mappings-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let good = "[source]\nname = \"okta\"\nlayout = \"system_log\"\n[detect]\nall = [\"x\"]\n[fields]\ntime = \"x\"\n";
+        let good =
+            "[source]\nname = \"okta\"\nlayout = \"system_log\"\n[detect]\nall = [\"x\"]\n[fields]\ntime = \"x\"\n";
         std::fs::write(dir.join("a.toml"), good).unwrap();
         let mut registry = SourceRegistry::builtin().unwrap();
         registry.load_dir(&dir).unwrap();
         let okta = registry.layouts("okta").unwrap();
         assert!(okta.iter().any(|m| m.file.ends_with("a.toml")));
         std::fs::write(dir.join("b.toml"), "[source]\nname = 1").unwrap();
-        std::fs::write(dir.join("c.toml"), "[source]\nname = \"c\"\n[detect]\nall=[\"t\"]\n[fields]\nwhen = \"t\"").unwrap();
+        std::fs::write(dir.join("c.toml"), "[source]\nname = \"c\"\n[detect]\nall=[\"t\"]\n[fields]\nwhen = \"t\"")
+            .unwrap();
         let error = SourceRegistry::empty().load_dir(&dir).unwrap_err().to_string();
         assert!(error.contains("b.toml") && error.contains("c.toml"), "{error}");
         std::fs::remove_dir_all(&dir).unwrap();

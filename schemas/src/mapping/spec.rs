@@ -38,7 +38,17 @@ pub const FIELD_NAMES: &[&str] = &[
 ];
 
 const SPEC_KEYS: &[&str] = &[
-    "path", "value", "template", "map", "default", "split", "format", "secret", "jwt", "jwt_claim", "query_param",
+    "path",
+    "value",
+    "template",
+    "map",
+    "default",
+    "split",
+    "format",
+    "secret",
+    "jwt",
+    "jwt_claim",
+    "query_param",
     "strip_prefix",
 ];
 const TOKEN_KEYS: &[&str] = &["kind", "kind_map", "when"];
@@ -129,9 +139,10 @@ pub struct Mapping {
 impl Mapping {
     /// Parses and checks a mapping file's text. `file` names it in error messages.
     pub fn from_toml(file: &str, text: &str) -> Result<Self> {
-        let table: Table = text
-            .parse()
-            .map_err(|error: toml::de::Error| Error::Mapping { file: file.to_string(), problems: vec![error.to_string()] })?;
+        let table: Table = text.parse().map_err(|error: toml::de::Error| Error::Mapping {
+            file: file.to_string(),
+            problems: vec![error.to_string()],
+        })?;
         let mut problems = Vec::new();
         let mapping = compile(file, &table, &mut problems);
         match mapping {
@@ -189,7 +200,8 @@ fn compile(file: &str, table: &Table, problems: &mut Vec<String>) -> Option<Mapp
     let description = optional_string(source, "description", "source.", problems).unwrap_or_default();
     let class = match optional_string(source, "class", "source.", problems) {
         Some(text) => EventClass::parse(&text).unwrap_or_else(|| {
-            problems.push(format!("`source.class`: unknown class `{text}`; expected one of {}", names(EventClass::ALL)));
+            problems
+                .push(format!("`source.class`: unknown class `{text}`; expected one of {}", names(EventClass::ALL)));
             EventClass::Other
         }),
         None => EventClass::Other,
@@ -318,7 +330,10 @@ fn compile_token(item: &Toml, context: &str, problems: &mut Vec<String>) -> Opti
     let kind = match table.get("kind") {
         None => TokenKind::Unknown,
         Some(Toml::String(text)) => TokenKind::parse(text).unwrap_or_else(|| {
-            problems.push(format!("`{context}.kind`: unknown token kind `{text}`; expected one of {}", names(TokenKind::ALL)));
+            problems.push(format!(
+                "`{context}.kind`: unknown token kind `{text}`; expected one of {}",
+                names(TokenKind::ALL)
+            ));
             TokenKind::Unknown
         }),
         Some(_) => {
@@ -346,9 +361,14 @@ fn compile_token(item: &Toml, context: &str, problems: &mut Vec<String>) -> Opti
         None => Vec::new(),
         Some(Toml::Table(when)) => {
             unknown_keys(when, &["path", "equals"], &format!("{context}.when."), problems);
-            let path = when.get("path").and_then(Toml::as_str).and_then(|text| parse_path(text, &format!("{context}.when.path"), problems));
+            let path = when
+                .get("path")
+                .and_then(Toml::as_str)
+                .and_then(|text| parse_path(text, &format!("{context}.when.path"), problems));
             match path {
-                Some(path) => vec![Condition { path, equals: when.get("equals").and_then(Toml::as_str).map(Glob::new) }],
+                Some(path) => {
+                    vec![Condition { path, equals: when.get("equals").and_then(Toml::as_str).map(Glob::new) }]
+                }
                 None => {
                     problems.push(format!("`{context}.when.path`: missing or not a string"));
                     Vec::new()
@@ -446,7 +466,8 @@ fn check_field_spec(field: &str, spec: &FieldSpec, problems: &mut Vec<String>) {
     let check_targets = |valid: &dyn Fn(&str) -> bool, expected: String, problems: &mut Vec<String>| {
         for (pattern, target) in &spec.map {
             if !valid(target) {
-                problems.push(format!("`fields.{field}.map.{}`: `{target}` is not one of {expected}", pattern.as_str()));
+                problems
+                    .push(format!("`fields.{field}.map.{}`: `{target}` is not one of {expected}", pattern.as_str()));
             }
         }
         for value in spec.value.iter().chain(spec.default.iter()) {
