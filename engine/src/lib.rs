@@ -1,1 +1,19 @@
-//! placeholder
+//! tokenwatch's runtime: configuration, building the normaliser from it, batching events, running
+//! detectors over them and handing events, dead letters and alerts to sinks.
+//!
+//! Depends on `schemas` and `rules`; knows nothing of files (that is `replay`) or of the command
+//! line. Delivery semantics of [`pipeline::Pipeline`]: every record handed in produces, in input
+//! order, either events or dead letters at the sink; nothing is dropped. Alerts follow the events
+//! that caused them.
+
+pub mod batcher;
+pub mod config;
+mod error;
+pub mod pipeline;
+pub mod setup;
+pub mod stats;
+
+pub use config::Settings;
+pub use error::{Error, Result};
+pub use pipeline::{Pipeline, RawRecord, Sink};
+pub use stats::RunStats;

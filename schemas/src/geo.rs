@@ -60,9 +60,9 @@ struct CityRecord<'a> {
     #[serde(borrow, default)]
     city: Option<CityField<'a>>,
     #[serde(default)]
-    latitude: Option<f64>,
+    latitude: Option<Coordinate>,
     #[serde(default)]
-    longitude: Option<f64>,
+    longitude: Option<Coordinate>,
     // MaxMind GeoIP2 / GeoLite2 City.
     #[serde(borrow, default)]
     country: Option<MaxMindCountry<'a>>,
@@ -89,11 +89,34 @@ struct MaxMindCountry<'a> {
 #[derive(Debug, Deserialize)]
 struct MaxMindLocation {
     #[serde(default)]
-    latitude: Option<f64>,
+    latitude: Option<Coordinate>,
     #[serde(default)]
-    longitude: Option<f64>,
+    longitude: Option<Coordinate>,
     #[serde(default)]
     accuracy_radius: Option<u16>,
+}
+
+/// A coordinate stored as a 32-bit float (DB-IP) or a double (MaxMind).
+#[derive(Debug, Clone, Copy)]
+struct Coordinate(f64);
+
+impl<'de> Deserialize<'de> for Coordinate {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Coordinate;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a float")
+            }
+            fn visit_f32<E>(self, v: f32) -> std::result::Result<Coordinate, E> {
+                Ok(Coordinate(f64::from(v)))
+            }
+            fn visit_f64<E>(self, v: f64) -> std::result::Result<Coordinate, E> {
+                Ok(Coordinate(v))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 /// Counters of a [`GeoDb`], for metrics.
@@ -180,8 +203,8 @@ impl GeoDb {
 
     fn hit_from(&self, record: CityRecord<'_>) -> Option<GeoHit> {
         let location = record.location.as_ref();
-        let lat = record.latitude.or_else(|| location.and_then(|l| l.latitude))?;
-        let lon = record.longitude.or_else(|| location.and_then(|l| l.longitude))?;
+        let lat = record.latitude.or_else(|| location.and_then(|l| l.latitude))?.0;
+        let lon = record.longitude.or_else(|| location.and_then(|l| l.longitude))?.0;
         let country = record
             .country_code
             .or_else(|| record.country.as_ref().and_then(|c| c.iso_code))

@@ -12,6 +12,7 @@
 //! - [`secrets`]: keyed fingerprints and redaction, so no raw credential leaves normalisation;
 //! - [`geo`]: IP geolocation; [`time`]: timestamp parsing.
 
+pub mod alert;
 pub mod arrow;
 pub mod dead_letter;
 mod error;
@@ -22,6 +23,7 @@ pub mod normalize;
 pub mod secrets;
 pub mod time;
 
+pub use alert::{Alert, Severity};
 pub use dead_letter::{DeadLetter, DeadLetterReason};
 pub use error::{Error, Result};
 pub use event::{Event, EventClass, Geo, GeoFrom, Origin, Outcome, TokenKind};

@@ -22,6 +22,8 @@ pub const DEFAULT_MAX_RECORD_BYTES: usize = 8 * 1024 * 1024;
 const OVERSIZED_KEPT_BYTES: usize = 64 * 1024;
 
 /// The result of normalising one record.
+// Events are the common case: boxing them to shrink the enum would cost an allocation per event.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Normalized {
     /// The record became an event.
@@ -109,22 +111,25 @@ impl Normalizer {
                     self.normalize_element(item, &origin, out);
                 }
             }
-            Value::Object(_) => {
-                if let Some(records) = self.envelope_records(&value) {
-                    for (index, item) in records.iter().enumerate() {
-                        let origin = origin.with_index(index as u32);
-                        self.normalize_element(item.clone(), &origin, out);
-                    }
-                } else {
-                    out(self.normalize_object(&value, origin));
-                }
-            }
+            Value::Object(_) => self.normalize_top_object(&value, origin, out),
             other => self.normalize_element(other, origin, out),
         }
     }
 
-    fn envelope_records<'v>(&self, value: &'v Value) -> Option<&'v Vec<Value>> {
-        self.envelopes.iter().find_map(|path| path.first(value)?.as_array())
+    /// A top-level object is one record when a layout recognises it; otherwise, if it wraps
+    /// records in an envelope (`Records`, `data.events`), each wrapped record is one.
+    fn normalize_top_object(&self, record: &Value, origin: &Origin, out: &mut dyn FnMut(Normalized)) {
+        let direct = self.detect(record);
+        if direct.is_none()
+            && let Some(records) = self.envelopes.iter().find_map(|path| path.first(record)?.as_array())
+        {
+            for (index, item) in records.iter().enumerate() {
+                let origin = origin.with_index(index as u32);
+                self.normalize_element(item.clone(), &origin, out);
+            }
+            return;
+        }
+        out(self.normalize_object(record, origin));
     }
 
     fn normalize_element(&self, value: Value, origin: &Origin, out: &mut dyn FnMut(Normalized)) {
@@ -160,27 +165,39 @@ impl Normalizer {
         }
     }
 
-    fn choose_layout(&self, record: &Value) -> Result<&Arc<Mapping>, Rejection> {
+    /// The first candidate layout whose detection matches.
+    fn detect(&self, record: &Value) -> Option<&Arc<Mapping>> {
         match &self.forced {
+            Some(layouts) => layouts.iter().find(|mapping| mapping.matches(record)),
+            None => self.registry.detect(record),
+        }
+    }
+
+    fn choose_layout(&self, record: &Value) -> Result<&Arc<Mapping>, Rejection> {
+        if let Some(mapping) = self.detect(record) {
+            return Ok(mapping);
+        }
+        match &self.forced {
+            // One layout given by the user: trust the user over the detection rules.
             Some(layouts) if layouts.len() == 1 => Ok(&layouts[0]),
-            Some(layouts) => layouts.iter().find(|mapping| mapping.matches(record)).ok_or_else(|| {
+            Some(layouts) => {
                 let names: Vec<String> = layouts.iter().map(|m| m.layout.clone()).collect();
-                Rejection::new(
+                Err(Rejection::new(
                     DeadLetterReason::NoMatchingLayout,
                     format!("record matches none of the layouts of source `{}`: {}", layouts[0].name, names.join(", ")),
-                )
-            }),
-            None => self.registry.detect(record).ok_or_else(|| {
+                ))
+            }
+            None => {
                 let keys: Vec<&str> =
                     record.as_object().map(|o| o.keys().take(8).map(String::as_str).collect()).unwrap_or_default();
-                Rejection::new(
+                Err(Rejection::new(
                     DeadLetterReason::UnknownSource,
                     format!(
                         "no source layout recognises a record with top-level keys [{}]; give --source or add a mapping",
                         keys.join(", ")
                     ),
-                )
-            }),
+                ))
+            }
         }
     }
 

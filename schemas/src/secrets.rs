@@ -69,7 +69,8 @@ impl Fingerprinter {
 pub fn strip_auth_scheme(raw: &str) -> &str {
     let raw = raw.trim();
     for scheme in ["bearer ", "basic ", "token ", "digest ", "dpop ", "apikey ", "sso-key "] {
-        if raw.len() > scheme.len() && raw[..scheme.len()].eq_ignore_ascii_case(scheme) {
+        // `get` rather than indexing: the text may hold multi-byte characters at any position.
+        if raw.len() > scheme.len() && raw.get(..scheme.len()).is_some_and(|head| head.eq_ignore_ascii_case(scheme)) {
             return raw[scheme.len()..].trim_start();
         }
     }
@@ -108,8 +109,33 @@ const SECRET_KEYS: &[&str] = &[
     "secretaccesskey",
 ];
 
-/// Whether a JSON object key names a credential value.
+/// Whether a JSON object key names a credential value. Keys named after NGINX variables count
+/// too: `http_authorization`, `sent_http_set_cookie`, `upstream_http_x_api_key`, `arg_api_key`,
+/// and any `cookie_*`.
 pub fn is_secret_key(key: &str) -> bool {
+    let lower = key.to_ascii_lowercase();
+    if lower.starts_with("cookie_") || lower.starts_with("cookie-") {
+        return true;
+    }
+    for prefix in ["sent_http_", "upstream_http_", "http_", "arg_"] {
+        if let Some(rest) = lower.strip_prefix(prefix)
+            && !rest.is_empty()
+            && is_bare_secret_key(rest)
+        {
+            return true;
+        }
+    }
+    is_bare_secret_key(key)
+}
+
+/// Keys that are credentials only inside certain objects: the `key` of a Kong credential
+/// (`authenticated_entity.key`, `credential.key`) is the raw API key.
+fn is_secret_in_context(parent: Option<&str>, key: &str) -> bool {
+    matches!(parent, Some("authenticated_entity" | "credential" | "keyauth_credential" | "key_auth"))
+        && matches!(key, "key" | "secret")
+}
+
+fn is_bare_secret_key(key: &str) -> bool {
     if key.len() > 32 {
         return false;
     }
@@ -134,6 +160,7 @@ pub struct Redactor {
     jwt: Regex,
     query_param: Regex,
     header_line: Regex,
+    json_pair: Regex,
 }
 
 impl Redactor {
@@ -147,10 +174,14 @@ impl Redactor {
             auth_scheme: compile(r"(?i)\b(bearer|basic|token|digest|dpop)(\s+)([A-Za-z0-9\-._~+/]{8,}=*)"),
             jwt: compile(r"eyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"),
             query_param: compile(
-                r"(?i)([?&;]|\b)(access_token|refresh_token|id_token|api_key|apikey|api-key|client_secret|password|passwd|token|x-amz-security-token|x-amz-signature|sig|signature|session_token|auth)=([^&\s#;,]+)",
+                r"(?i)([?&;]|\b)(access_token|refresh_token|id_token|api_key|apikey|api-key|client_secret|password|passwd|token|x-amz-security-token|x-amz-signature|sig|signature|session_token|sessionid|session_id|sid|jwt|key|auth)=([^&\s#;,]+)",
             ),
             header_line: compile(
                 r"(?i)\b(authorization|proxy-authorization|cookie|set-cookie|x-api-key)(\s*:\s*)([^\r\n]+)",
+            ),
+            // `"cookie": "…"` inside text that is JSON but could not be parsed (dead letters).
+            json_pair: compile(
+                r#"(?i)("(?:authorization|proxy-authorization|cookie|set-cookie|x-api-key|api[_-]?key|access[_-]?token|refresh[_-]?token|id[_-]?token|client[_-]?secret|password|token|x-auth-token|session[_-]?token)"\s*:\s*")([^"\\]{4,})"#,
             ),
         }
     }
@@ -181,6 +212,12 @@ impl Redactor {
             return Cow::Borrowed(text);
         }
         let mut out: Cow<'a, str> = Cow::Borrowed(text);
+        let pair = self.json_pair.replace_all(&out, |c: &Captures<'_>| {
+            format!("{}{}", &c[1], self.fingerprinter.fingerprint_credential(&c[2]))
+        });
+        if let Cow::Owned(owned) = pair {
+            out = Cow::Owned(owned);
+        }
         let header = self.header_line.replace_all(&out, |c: &Captures<'_>| {
             format!("{}{}{}", &c[1], &c[2], self.fingerprinter.fingerprint_credential(&c[3]))
         });
@@ -217,19 +254,23 @@ impl Redactor {
     /// Scrubs a JSON value in place: values under secret keys are fingerprinted whole, every other
     /// string is scrubbed with [`Self::scrub_str`].
     pub fn scrub_value(&self, value: &mut Value) {
+        self.scrub_value_under(value, None);
+    }
+
+    fn scrub_value_under(&self, value: &mut Value, parent: Option<&str>) {
         match value {
             Value::String(text) => {
                 if let Cow::Owned(scrubbed) = self.scrub_str(text) {
                     *text = scrubbed;
                 }
             }
-            Value::Array(items) => items.iter_mut().for_each(|item| self.scrub_value(item)),
+            Value::Array(items) => items.iter_mut().for_each(|item| self.scrub_value_under(item, parent)),
             Value::Object(map) => {
                 for (key, item) in map.iter_mut() {
-                    if is_secret_key(key) {
+                    if is_secret_key(key) || is_secret_in_context(parent, key) {
                         self.fingerprint_all_strings(item);
                     } else {
-                        self.scrub_value(item);
+                        self.scrub_value_under(item, Some(key));
                     }
                 }
             }
@@ -268,6 +309,8 @@ mod tests {
         assert_ne!(a.fingerprint("s3cret"), b.fingerprint("s3cret"));
         assert_eq!(a.fingerprint_credential("Bearer s3cret"), a.fingerprint("s3cret"));
         assert_eq!(a.fingerprint_credential("  bearer   s3cret "), a.fingerprint("s3cret"));
+        // Multi-byte text where a scheme would end must not panic.
+        assert_eq!(strip_auth_scheme("ñ\u{5ca0c}abcdefgh"), "ñ\u{5ca0c}abcdefgh");
         let fp = a.fingerprint("s3cret");
         assert!(fp.starts_with("fp:") && fp.len() == 35, "{fp}");
         assert!(!format!("{a:?}").contains("key-a"));
@@ -275,10 +318,31 @@ mod tests {
 
     #[test]
     fn secret_keys_are_matched_loosely_but_ids_are_not() {
-        for key in ["Authorization", "x-api-key", "X_API_KEY", "refresh_token", "Set-Cookie", "client_secret"] {
+        for key in [
+            "Authorization",
+            "x-api-key",
+            "X_API_KEY",
+            "refresh_token",
+            "Set-Cookie",
+            "client_secret",
+            "http_authorization",
+            "http_x_api_key",
+            "sent_http_set_cookie",
+            "arg_api_key",
+            "cookie_session",
+        ] {
             assert!(is_secret_key(key), "{key}");
         }
-        for key in ["token_id", "hashed_token", "token_scopes", "tokenType", "uniqueTokenIdentifier", "user"] {
+        for key in [
+            "token_id",
+            "hashed_token",
+            "token_scopes",
+            "tokenType",
+            "uniqueTokenIdentifier",
+            "user",
+            "http_host",
+            "arg_page",
+        ] {
             assert!(!is_secret_key(key), "{key}");
         }
     }
@@ -293,6 +357,7 @@ mod tests {
             "token abcdefgh12345678 used".to_string(),
             format!("jwt={JWT}"),
             "/v1/orders?api_key=AKIAXYZ1234567890&x=1".to_string(),
+            r#"{"headers": {"cookie": "sid=abcdefgh12345678", "x": 1"#.to_string(),
         ];
         for text in cases {
             let scrubbed = r.scrub_str(&text);
@@ -322,6 +387,11 @@ mod tests {
             assert!(!text.contains(secret), "{text}");
         }
         assert_eq!(record["token_id"], "12345");
+        let mut kong = json!({"authenticated_entity": {"id": "c1", "key": "0123456789abcdef"}, "key": "orders"});
+        r.scrub_value(&mut kong);
+        assert_eq!(kong["authenticated_entity"]["id"], "c1");
+        assert_ne!(kong["authenticated_entity"]["key"], "0123456789abcdef");
+        assert_eq!(kong["key"], "orders", "a plain `key` elsewhere is not a credential");
         assert_eq!(record["request"]["headers"]["host"], "api");
         assert_eq!(
             record["request"]["headers"]["authorization"],

@@ -289,7 +289,7 @@ fn civil_to_epoch_seconds(year: u32, month: u32, day: u32, hour: u32, minute: u3
 }
 
 fn is_leap(year: u32) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+    (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400)
 }
 
 fn days_in_month(year: u32, month: u32) -> u32 {

@@ -8,6 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::path::FieldPath;
 use super::spec::{Condition, FieldSpec, Mapping, TemplatePart, TokenSpec};
 use crate::dead_letter::{DeadLetterReason, Rejection};
 use crate::event::{Event, EventClass, Geo, GeoFrom, Origin, Outcome, TokenKind};
@@ -131,19 +132,29 @@ impl Mapping {
         let Some(spec) = self.fields.get("time") else {
             return Err(Rejection::new(DeadLetterReason::MissingTime, "the mapping has no time field"));
         };
-        let found = spec.paths.iter().find_map(|path| path.first(record).map(|value| (path, value)));
-        let Some((path, value)) = found else {
-            let tried: Vec<&str> = spec.paths.iter().map(|p| p.as_str()).collect();
-            return Err(Rejection::new(DeadLetterReason::MissingTime, format!("no time at `{}`", tried.join("`, `"))));
-        };
-        time::parse_value(value, spec.format).ok_or_else(|| {
-            let mut shown = value.to_string();
-            if shown.len() > 64 {
-                shown.truncate(shown.floor_char_boundary(64));
-                shown.push('…');
+        // The first value that parses wins; an unparseable one falls through to the next path.
+        let mut first_bad: Option<(&FieldPath, &Value)> = None;
+        for path in &spec.paths {
+            let Some(value) = path.first(record) else { continue };
+            if let Some(micros) = time::parse_value(value, spec.format) {
+                return Ok(micros);
             }
-            Rejection::new(DeadLetterReason::InvalidTime, format!("`{path}` = {shown} is not a timestamp"))
-        })
+            first_bad.get_or_insert((path, value));
+        }
+        match first_bad {
+            Some((path, value)) => {
+                let mut shown = value.to_string();
+                if shown.len() > 64 {
+                    shown.truncate(shown.char_indices().nth(64).map_or(shown.len(), |(at, _)| at));
+                    shown.push('…');
+                }
+                Err(Rejection::new(DeadLetterReason::InvalidTime, format!("`{path}` = {shown} is not a timestamp")))
+            }
+            None => {
+                let tried: Vec<&str> = spec.paths.iter().map(|p| p.as_str()).collect();
+                Err(Rejection::new(DeadLetterReason::MissingTime, format!("no time at `{}`", tried.join("`, `"))))
+            }
+        }
     }
 
     fn find_token(&self, record: &Value, ctx: &NormalizeContext) -> Option<FoundToken> {
@@ -196,10 +207,9 @@ fn condition_holds(condition: &Condition, record: &Value) -> bool {
 }
 
 fn token_from(spec: &TokenSpec, record: &Value, ctx: &NormalizeContext) -> Option<FoundToken> {
-    if !spec.when.iter().all(|condition| condition_holds(condition, record)) {
-        return None;
-    }
-    let raw = eval_raw(&spec.field, record).filter(|raw| !raw.trim().eq_ignore_ascii_case("unknown"))?;
+    // A flag is never a credential (Kong logs `?apikey` without a value as `true`).
+    let is_flag = spec.field.paths.iter().any(|path| path.first(record).is_some_and(Value::is_boolean));
+    let raw = eval_raw(&spec.field, record).filter(|_| !is_flag)?;
     let kind = spec
         .kind_map
         .as_ref()
@@ -274,11 +284,20 @@ fn scalar_text(value: &Value) -> Option<Cow<'_, str>> {
 
 /// The spec's value before `map` and scrubbing: template, first path, query parameter, prefix.
 fn eval_raw<'a>(spec: &FieldSpec, record: &'a Value) -> Option<Cow<'a, str>> {
+    if !spec.when.iter().all(|condition| condition_holds(condition, record)) {
+        return None;
+    }
     let mut value: Option<Cow<'a, str>> = if let Some(template) = &spec.template {
         render_template(template, record).map(Cow::Owned)
     } else {
         spec.paths.iter().find_map(|path| path.first(record).and_then(scalar_text))
     };
+    if spec.strip_query
+        && let Some(text) = &value
+        && let Some(at) = text.find('?')
+    {
+        value = Some(Cow::Owned(text[..at].to_string()));
+    }
     if let (Some(param), Some(text)) = (&spec.query_param, &value) {
         value = query_param(text, param).map(|found| Cow::Owned(found.to_string()));
     }
@@ -287,7 +306,7 @@ fn eval_raw<'a>(spec: &FieldSpec, record: &'a Value) -> Option<Cow<'a, str>> {
     {
         value = Some(Cow::Owned(stripped.to_string()));
     }
-    value.filter(|text| !text.trim().is_empty())
+    value.filter(|text| !is_null_like(text) && !spec.ignore.iter().any(|ignored| ignored == text.as_ref()))
 }
 
 /// The spec's final text: raw value, then `map`/`default`, then secrets removed.
@@ -311,10 +330,17 @@ fn eval_text<'a>(spec: &FieldSpec, record: &'a Value, ctx: &NormalizeContext) ->
     })
 }
 
-/// Placeholders vendors write for "no value": empty, `-` (NGINX, Envoy), `null`, `(null)`.
+/// Placeholders vendors write for "no value": empty, `-` (NGINX, Envoy), `null`, `(null)`, and
+/// the markers of values the vendor redacted itself (`REDACTED`, `[REDACTED]`, `***`).
 fn is_null_like(text: &str) -> bool {
     let text = text.trim();
-    text.is_empty() || text == "-" || text.eq_ignore_ascii_case("null") || text == "(null)"
+    text.is_empty()
+        || text == "-"
+        || text == "(null)"
+        || text.eq_ignore_ascii_case("null")
+        || text.eq_ignore_ascii_case("unknown")
+        || text.trim_matches(['[', ']', '<', '>']).eq_ignore_ascii_case("redacted")
+        || text.bytes().all(|b| b == b'*')
 }
 
 fn render_template(parts: &[TemplatePart], record: &Value) -> Option<String> {
@@ -323,13 +349,15 @@ fn render_template(parts: &[TemplatePart], record: &Value) -> Option<String> {
     for part in parts {
         match part {
             TemplatePart::Literal(text) => out.push_str(text),
-            TemplatePart::Path(path) => match path.first(record).and_then(scalar_text) {
-                Some(text) => {
-                    any = true;
-                    out.push_str(&text);
+            TemplatePart::Paths(paths) => {
+                match paths.iter().find_map(|path| path.first(record).and_then(scalar_text)) {
+                    Some(text) => {
+                        any = true;
+                        out.push_str(&text);
+                    }
+                    None => out.push('-'),
                 }
-                None => out.push('-'),
-            },
+            }
         }
     }
     any.then_some(out)
@@ -337,7 +365,7 @@ fn render_template(parts: &[TemplatePart], record: &Value) -> Option<String> {
 
 fn query_param<'t>(url: &'t str, name: &str) -> Option<&'t str> {
     let query = url.split_once('?').map_or(url, |(_, query)| query);
-    let query = query.split('#').next().unwrap_or(query);
+    let query = query.split(['#', ' ']).next().unwrap_or(query);
     query.split(['&', ';']).find_map(|pair| {
         let (key, value) = pair.split_once('=')?;
         (key.eq_ignore_ascii_case(name) && !value.is_empty()).then_some(value)
@@ -361,21 +389,30 @@ fn eval_number(spec: &FieldSpec, record: &Value) -> Option<i64> {
 }
 
 fn eval_asn(spec: &FieldSpec, record: &Value) -> Option<u32> {
-    spec.paths.iter().find_map(|path| match path.first(record)? {
-        Value::Number(number) => number.as_u64().and_then(|n| u32::try_from(n).ok()),
-        Value::String(text) => {
-            let text = text.trim();
-            let digits = text.strip_prefix("AS").or_else(|| text.strip_prefix("as")).unwrap_or(text);
-            digits.parse().ok()
-        }
-        _ => None,
-    })
+    spec.paths
+        .iter()
+        .find_map(|path| match path.first(record)? {
+            Value::Number(number) => number.as_u64().and_then(|n| u32::try_from(n).ok()),
+            Value::String(text) => {
+                let text = text.trim();
+                let digits = text.strip_prefix("AS").or_else(|| text.strip_prefix("as")).unwrap_or(text);
+                digits.parse().ok()
+            }
+            _ => None,
+        })
+        // AS 0 is reserved: vendors write it when they do not know.
+        .filter(|asn| *asn != 0)
 }
 
 fn collect_list(spec: &FieldSpec, record: &Value, ctx: &NormalizeContext, out: &mut Vec<String>) {
     let mut values = Vec::new();
     for path in &spec.paths {
         path.all(record, &mut values);
+        // An empty string or list does not hide the next alternative.
+        values.retain(|value| match value {
+            Value::Array(items) => items.iter().any(|item| scalar_text(item).is_some()),
+            other => scalar_text(other).is_some(),
+        });
         if !values.is_empty() {
             break;
         }

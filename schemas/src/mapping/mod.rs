@@ -38,7 +38,13 @@
 //! kind = "access"
 //! ```
 //!
-//! Field paths are described in [`path`]; wildcard patterns in `map`, `equals` and filters use `*`.
+//! Field specs also take `when = { path = "…", equals = "pattern" }` (or a list of them: all must
+//! hold), `ignore = ["HIDDEN"]` (values that mean "no value"), `query_param`, `strip_prefix`,
+//! `strip_query = true` and `default`. Templates take alternatives: `"{route|url_path}"`. The values
+//! `-`, `null`, `unknown`, `REDACTED` and `***` always count as absent.
+//!
+//! Field paths are described in [`path`]; wildcard patterns in `map`, `equals` and filters use `*`;
+//! `map` tries exact patterns first, then wildcards in file order.
 
 mod apply;
 mod glob;

@@ -50,8 +50,11 @@ const SPEC_KEYS: &[&str] = &[
     "jwt_claim",
     "query_param",
     "strip_prefix",
+    "strip_query",
+    "when",
+    "ignore",
 ];
-const TOKEN_KEYS: &[&str] = &["kind", "kind_map", "when"];
+const TOKEN_KEYS: &[&str] = &["kind", "kind_map"];
 const TIME_FORMATS: &[&str] = &["auto", "rfc3339", "clf", "epoch_s", "epoch_ms", "epoch_us", "epoch_ns"];
 
 /// How to get one value out of a record.
@@ -81,13 +84,20 @@ pub(crate) struct FieldSpec {
     pub query_param: Option<String>,
     /// Remove this prefix from the value.
     pub strip_prefix: Option<String>,
+    /// Cut the value at `?` (a URL's query string may carry credentials or noise).
+    pub strip_query: bool,
+    /// Conditions on the record; the field is absent unless all hold.
+    pub when: Vec<Condition>,
+    /// Values the vendor writes for "no value" besides the usual ones (`-`, `null`, `unknown`, …).
+    pub ignore: Vec<String>,
 }
 
 /// A piece of a `template`.
 #[derive(Debug, Clone)]
 pub(crate) enum TemplatePart {
     Literal(String),
-    Path(FieldPath),
+    /// `{a|b}`: the first of these paths that is present.
+    Paths(Vec<FieldPath>),
 }
 
 /// A condition on a record.
@@ -104,7 +114,6 @@ pub(crate) struct TokenSpec {
     pub field: FieldSpec,
     pub kind: TokenKind,
     pub kind_map: Option<FieldSpec>,
-    pub when: Vec<Condition>,
 }
 
 /// How a layout is recognised.
@@ -357,30 +366,7 @@ fn compile_token(item: &Toml, context: &str, problems: &mut Vec<String>) -> Opti
             Some(spec)
         }
     };
-    let when = match table.get("when") {
-        None => Vec::new(),
-        Some(Toml::Table(when)) => {
-            unknown_keys(when, &["path", "equals"], &format!("{context}.when."), problems);
-            let path = when
-                .get("path")
-                .and_then(Toml::as_str)
-                .and_then(|text| parse_path(text, &format!("{context}.when.path"), problems));
-            match path {
-                Some(path) => {
-                    vec![Condition { path, equals: when.get("equals").and_then(Toml::as_str).map(Glob::new) }]
-                }
-                None => {
-                    problems.push(format!("`{context}.when.path`: missing or not a string"));
-                    Vec::new()
-                }
-            }
-        }
-        Some(_) => {
-            problems.push(format!("`{context}.when`: must be a table with `path` and optional `equals`"));
-            Vec::new()
-        }
-    };
-    Some(TokenSpec { field, kind, kind_map, when })
+    Some(TokenSpec { field, kind, kind_map })
 }
 
 /// A field spec from its TOML form: `"path"`, `["path", "alternative"]` or a table.
@@ -415,6 +401,35 @@ fn compile_spec(value: &Toml, context: &str, allowed: &[&str], problems: &mut Ve
             }
             spec.secret = optional_bool(table, "secret", &prefix, problems);
             spec.jwt = optional_bool(table, "jwt", &prefix, problems);
+            spec.strip_query = optional_bool(table, "strip_query", &prefix, problems);
+            if let Some(ignore) = table.get("ignore") {
+                spec.ignore = string_list(ignore, &format!("{context}.ignore"), problems);
+            }
+            spec.when = match table.get("when") {
+                None => Vec::new(),
+                Some(Toml::Table(when)) => {
+                    compile_condition(when, &format!("{context}.when"), problems).into_iter().collect()
+                }
+                Some(Toml::Array(items)) => items
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(index, item)| match item {
+                        Toml::Table(when) => compile_condition(when, &format!("{context}.when[{index}]"), problems),
+                        _ => {
+                            problems.push(format!(
+                                "`{context}.when[{index}]`: must be a table with `path` and optional `equals`"
+                            ));
+                            None
+                        }
+                    })
+                    .collect(),
+                Some(_) => {
+                    problems.push(format!(
+                        "`{context}.when`: must be a table (or a list of tables) with `path` and optional `equals`"
+                    ));
+                    Vec::new()
+                }
+            };
             if let Some(format) = optional_string(table, "format", &prefix, problems) {
                 spec.format = match format.as_str() {
                     "auto" => TimeFormat::Auto,
@@ -492,6 +507,24 @@ fn check_field_spec(field: &str, spec: &FieldSpec, problems: &mut Vec<String>) {
     }
 }
 
+fn compile_condition(when: &Table, context: &str, problems: &mut Vec<String>) -> Option<Condition> {
+    unknown_keys(when, &["path", "equals"], &format!("{context}."), problems);
+    let Some(text) = when.get("path").and_then(Toml::as_str) else {
+        problems.push(format!("`{context}.path`: missing or not a string"));
+        return None;
+    };
+    let path = parse_path(text, &format!("{context}.path"), problems)?;
+    let equals = match when.get("equals") {
+        None => None,
+        Some(Toml::String(pattern)) => Some(Glob::new(pattern)),
+        Some(_) => {
+            problems.push(format!("`{context}.equals`: must be a string pattern"));
+            None
+        }
+    };
+    Some(Condition { path, equals })
+}
+
 fn compile_template(text: &str, context: &str, problems: &mut Vec<String>) -> Option<Vec<TemplatePart>> {
     let mut parts = Vec::new();
     let mut rest = text;
@@ -503,14 +536,17 @@ fn compile_template(text: &str, context: &str, problems: &mut Vec<String>) -> Op
             problems.push(format!("`{context}`: unclosed `{{` in `{text}`"));
             return None;
         };
-        let path = parse_path(&rest[open + 1..open + close], context, problems)?;
-        parts.push(TemplatePart::Path(path));
+        let mut paths = Vec::new();
+        for alternative in rest[open + 1..open + close].split('|') {
+            paths.push(parse_path(alternative.trim(), context, problems)?);
+        }
+        parts.push(TemplatePart::Paths(paths));
         rest = &rest[open + close + 1..];
     }
     if !rest.is_empty() {
         parts.push(TemplatePart::Literal(rest.to_string()));
     }
-    if !parts.iter().any(|part| matches!(part, TemplatePart::Path(_))) {
+    if !parts.iter().any(|part| matches!(part, TemplatePart::Paths(_))) {
         problems.push(format!("`{context}`: `{text}` has no `{{path}}` placeholder"));
     }
     Some(parts)

@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use tokenwatch_schemas::{DeadLetter, Event, Fingerprinter, NormalizeContext, Normalized, Normalizer, Origin, SourceRegistry};
+use tokenwatch_schemas::{
+    DeadLetter, Event, Fingerprinter, NormalizeContext, Normalized, Normalizer, Origin, SourceRegistry,
+};
 
 /// The key the tests fingerprint secrets with.
 pub const TEST_KEY: &[u8] = b"tokenwatch-test-key";

@@ -1,0 +1,74 @@
+//! Building the engine's parts from [`Settings`].
+
+use std::path::Path;
+use std::sync::Arc;
+
+use tokenwatch_schemas::geo::GeoDb;
+use tokenwatch_schemas::normalize::Normalizer;
+use tokenwatch_schemas::{Fingerprinter, NormalizeContext, SourceRegistry};
+
+use crate::{Error, Result, Settings};
+
+/// Things worth telling the operator that do not stop the run.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Warnings(pub Vec<String>);
+
+/// The known source layouts: built-in plus `normalize.mappings_dir`.
+pub fn registry(settings: &Settings) -> Result<SourceRegistry> {
+    let mut registry = SourceRegistry::builtin()?;
+    if !settings.normalize.mappings_dir.is_empty() {
+        registry.load_dir(Path::new(&settings.normalize.mappings_dir))?;
+    }
+    Ok(registry)
+}
+
+/// The fingerprinter for the configured key.
+pub fn fingerprinter(settings: &Settings, warnings: &mut Warnings) -> Result<Fingerprinter> {
+    let (key, development) = settings.fingerprint_key()?;
+    if development {
+        warnings.0.push(
+            "no secrets.fingerprint_key configured: using the public development key; set TOKENWATCH__SECRETS__FINGERPRINT_KEY in production"
+                .to_string(),
+        );
+    }
+    Ok(Fingerprinter::new(&key))
+}
+
+/// The IP database, if its files exist (an error when `geo.required` and they do not).
+pub fn geo(settings: &Settings, warnings: &mut Warnings) -> Result<Option<Arc<GeoDb>>> {
+    let geo = &settings.geo;
+    let (present, missing): (Vec<_>, Vec<_>) = geo.databases.iter().cloned().partition(|path| path.exists());
+    if !missing.is_empty() {
+        let list = missing.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
+        if geo.required {
+            return Err(Error::Config {
+                file: None,
+                problems: vec![format!("`geo.databases`: {list} not found (run scripts/fetch-geoip.sh)")],
+            });
+        }
+        if present.is_empty() {
+            warnings.0.push(format!(
+                "no IP database ({list} not found; run scripts/fetch-geoip.sh): events get a location only from their own records"
+            ));
+        } else {
+            warnings.0.push(format!("IP database files not found, skipped: {list}"));
+        }
+    }
+    if present.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Arc::new(GeoDb::open(&present, geo.default_radius_km, geo.cache_entries)?)))
+}
+
+/// The normaliser: layouts, key and IP database from `settings`; `source` overrides
+/// `normalize.source`.
+pub fn normalizer(settings: &Settings, source: Option<&str>) -> Result<(Normalizer, Warnings)> {
+    let mut warnings = Warnings::default();
+    let registry = Arc::new(registry(settings)?);
+    let fingerprinter = fingerprinter(settings, &mut warnings)?;
+    let geo = geo(settings, &mut warnings)?;
+    let source = source.or(Some(settings.normalize.source.as_str()).filter(|s| !s.is_empty()));
+    let ctx = NormalizeContext::new(fingerprinter, geo);
+    let normalizer = Normalizer::new(registry, ctx, source)?.with_max_record_bytes(settings.normalize.max_record_bytes);
+    Ok((normalizer, warnings))
+}

@@ -1,0 +1,338 @@
+mod common;
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+use tokenwatch_schemas::{DeadLetterReason, Event, EventClass, Normalized, Origin, Outcome, SourceRegistry, TokenKind};
+
+const FIXTURE: &str = "aws_api_gateway/access_logs.jsonl";
+
+/// What one event must look like, field by field.
+struct Want {
+    time: &'static str,
+    event_id: &'static str,
+    action: Option<&'static str>,
+    outcome: Outcome,
+    token_id: Option<String>,
+    token_kind: TokenKind,
+    subject: Option<&'static str>,
+    client_id: Option<&'static str>,
+    session_id: Option<&'static str>,
+    src_ip: Option<&'static str>,
+    user_agent: Option<&'static str>,
+    scopes: &'static [&'static str],
+    resource: Option<&'static str>,
+    http_status: u16,
+    tenant: Option<&'static str>,
+}
+
+/// A `Want` for a line that carries no credential, no identity and no user agent.
+fn anonymous(time: &'static str, event_id: &'static str, http_status: u16) -> Want {
+    Want {
+        time,
+        event_id,
+        action: None,
+        outcome: if http_status < 400 { Outcome::Success } else { Outcome::Failure },
+        token_id: None,
+        token_kind: TokenKind::Unknown,
+        subject: None,
+        client_id: None,
+        session_id: None,
+        src_ip: None,
+        user_agent: None,
+        scopes: &[],
+        resource: None,
+        http_status,
+        tenant: None,
+    }
+}
+
+fn check(at: &str, event: &Event, want: Want) {
+    assert_eq!(&*event.source, "aws_api_gateway", "{at}: source");
+    assert_eq!(event.class, EventClass::ApiActivity, "{at}: class");
+    assert_eq!(event.time_us, common::micros(want.time), "{at}: time");
+    assert_eq!(event.event_id, want.event_id, "{at}: event_id");
+    assert_eq!(event.action.as_deref(), want.action, "{at}: action");
+    assert_eq!(event.outcome, want.outcome, "{at}: outcome");
+    assert_eq!(event.token_id, want.token_id, "{at}: token_id");
+    assert_eq!(event.token_kind, want.token_kind, "{at}: token_kind");
+    assert_eq!(event.subject.as_deref(), want.subject, "{at}: subject");
+    assert_eq!(event.client_id.as_deref(), want.client_id, "{at}: client_id");
+    assert_eq!(event.session_id.as_deref(), want.session_id, "{at}: session_id");
+    assert_eq!(event.src_ip, want.src_ip.map(|ip| ip.parse().unwrap()), "{at}: src_ip");
+    assert_eq!(event.user_agent.as_deref(), want.user_agent, "{at}: user_agent");
+    assert_eq!(event.scopes, want.scopes, "{at}: scopes");
+    assert_eq!(event.resource.as_deref(), want.resource, "{at}: resource");
+    assert_eq!(event.http_status, Some(want.http_status), "{at}: http_status");
+    assert_eq!(event.tenant.as_deref(), want.tenant, "{at}: tenant");
+    assert_eq!(event.geo, None, "{at}: geo");
+}
+
+#[test]
+fn every_access_log_line_maps_field_by_field() {
+    let events = common::events(FIXTURE, None);
+    assert_eq!(events.len(), 11);
+    for (n, event) in events.iter().enumerate() {
+        assert_eq!(event.origin, Origin::file(Arc::from(FIXTURE), n as u64 + 1), "line {}: origin", n + 1);
+    }
+
+    // 1–2. Elastic, REST API with the console's JSON example format: `caller`/`user` are `-` (no IAM
+    //      authorisation), nothing identifies a credential.
+    check(
+        "line 1",
+        &events[0],
+        Want {
+            action: Some("GET"),
+            src_ip: Some("1.128.0.0"),
+            resource: Some("/pets"),
+            ..anonymous("2023-06-10T15:36:28Z", "48752d0f-c99d-4cfa-a5a7-f3c6834d19e5", 200)
+        },
+    );
+    check(
+        "line 2",
+        &events[1],
+        Want {
+            action: Some("GET"),
+            src_ip: Some("1.128.0.0"),
+            resource: Some("/pets/{petId}"),
+            ..anonymous("2023-07-26T12:07:03Z", "c12d1542-b79e-4e79-a158-fdf36452a81b", 200)
+        },
+    );
+    // 3. Elastic, HTTP API with the console's JSON example format: the route key is the resource.
+    check(
+        "line 3",
+        &events[2],
+        Want {
+            action: Some("GET"),
+            src_ip: Some("1.128.0.0"),
+            resource: Some("GET /"),
+            ..anonymous("2023-06-09T12:54:08Z", "GQIVriFLIAMEMsA=", 200)
+        },
+    );
+    // 4–5. Elastic, WebSocket API: the event type is the action; `-` (no value) counts as absent.
+    check(
+        "line 4",
+        &events[3],
+        Want {
+            action: Some("CONNECT"),
+            src_ip: Some("1.128.0.0"),
+            resource: Some("$connect"),
+            ..anonymous("2023-07-26T12:20:46Z", "Iq9gwFDNoAMFo1A=", 500)
+        },
+    );
+    check(
+        "line 5",
+        &events[4],
+        Want {
+            src_ip: Some("1.128.0.0"),
+            ..anonymous("2023-07-19T16:17:17Z", "177a5660-9b20-4614-b620-51dd4d56fb4c", 403)
+        },
+    );
+    // 6–7. REST API with an API key: the key's id is the token; extendedRequestId (generated by API
+    //      Gateway) is the event id, requestTimeEpoch gives milliseconds. The same key throttled (429)
+    //      from another address.
+    check(
+        "line 6",
+        &events[5],
+        Want {
+            action: Some("GET"),
+            token_id: Some("a1b2c3d4e5".to_string()),
+            token_kind: TokenKind::ApiKey,
+            src_ip: Some("198.51.100.23"),
+            user_agent: Some("python-requests/2.31.0"),
+            resource: Some("/orders/{orderId}"),
+            tenant: Some("123456789012"),
+            ..anonymous("2024-03-12T09:15:02.481Z", "Jx3kQFWDIAMEb2Q=", 200)
+        },
+    );
+    check(
+        "line 7",
+        &events[6],
+        Want {
+            action: Some("GET"),
+            token_id: Some("a1b2c3d4e5".to_string()),
+            token_kind: TokenKind::ApiKey,
+            src_ip: Some("203.0.113.9"),
+            user_agent: Some("curl/8.4.0"),
+            resource: Some("/orders/{orderId}"),
+            tenant: Some("123456789012"),
+            ..anonymous("2024-03-12T09:15:09.003Z", "Jx3lLGxYIAMEc7w=", 429)
+        },
+    );
+    // 8. REST API with a Cognito user pool authorizer, variables nested as named: the access token's
+    //    jti is the token, origin_jti the session; `identity.apiKeyId` is `-` and ignored.
+    check(
+        "line 8",
+        &events[7],
+        Want {
+            action: Some("POST"),
+            token_id: Some("f3e9c7a1-0b2d-4e6f-8a1c-example00001".to_string()),
+            token_kind: TokenKind::Access,
+            subject: Some("aaaaaaaa-bbbb-cccc-dddd-example00001"),
+            client_id: Some("3example4client5id6abcdefgh"),
+            session_id: Some("c0ffee00-1111-2222-3333-example00001"),
+            src_ip: Some("203.0.113.42"),
+            user_agent: Some("Mozilla/5.0 (X11; Linux x86_64; rv:123.0) Gecko/20100101 Firefox/123.0"),
+            scopes: &["aws.cognito.signin.user.admin", "https://api.example.com/orders.write"],
+            resource: Some("/orders"),
+            tenant: Some("123456789012"),
+            ..anonymous("2024-03-12T09:16:40Z", "8e1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a03", 201)
+        },
+    );
+    // 9. HTTP API with a JWT authorizer, claims logged under dotted keys.
+    check(
+        "line 9",
+        &events[8],
+        Want {
+            action: Some("GET"),
+            token_id: Some("AT.example-jti-0001".to_string()),
+            token_kind: TokenKind::Access,
+            subject: Some("00u1example2user3"),
+            client_id: Some("0oa1example2client3"),
+            src_ip: Some("192.0.2.77"),
+            user_agent: Some("okhttp/4.12.0"),
+            scopes: &["reports:read", "openid"],
+            resource: Some("GET /v1/reports/{id}"),
+            ..anonymous("2024-03-12T09:20:11Z", "Kq1ZbjHxIAMEJ7g=", 200)
+        },
+    );
+    // 10. The same token refused for lack of scope, claims nested under authorizer.jwt.claims (`azp`
+    //     as the client, `sid` as the session).
+    check(
+        "line 10",
+        &events[9],
+        Want {
+            action: Some("DELETE"),
+            token_id: Some("AT.example-jti-0001".to_string()),
+            token_kind: TokenKind::Access,
+            subject: Some("00u1example2user3"),
+            client_id: Some("0oa1example2client3"),
+            session_id: Some("idx1example2session3"),
+            src_ip: Some("192.0.2.77"),
+            scopes: &["reports:read", "openid"],
+            resource: Some("DELETE /v1/reports/{id}"),
+            ..anonymous("2024-03-12T09:20:14Z", "Kq1a3h0aIAMEKxQ=", 403)
+        },
+    );
+    // 11. REST API behind a Lambda authorizer that denied the call: only the principal it derived is
+    //     known, as subject and (kind unknown) as the last-resort token.
+    check(
+        "line 11",
+        &events[10],
+        Want {
+            action: Some("DELETE"),
+            token_id: Some("user|8f14e45f".to_string()),
+            subject: Some("user|8f14e45f"),
+            src_ip: Some("198.51.100.200"),
+            resource: Some("/orders/{orderId}"),
+            ..anonymous("2024-03-12T09:25:55Z", "0a9b8c7d-6e5f-4a3b-8c2d-1e0f9a8b7c04", 403)
+        },
+    );
+}
+
+#[test]
+fn detection_picks_api_gateway_and_no_other_layout_claims_its_lines() {
+    let registry = SourceRegistry::builtin().unwrap();
+    let text = std::fs::read_to_string(common::fixture(FIXTURE)).unwrap();
+    for (n, line) in text.lines().enumerate() {
+        let record: Value = serde_json::from_str(line).unwrap();
+        let detected = registry.detect(&record).map(|m| m.qualified_name());
+        assert_eq!(detected.as_deref(), Some("aws_api_gateway"), "line {}", n + 1);
+        let others: Vec<String> = registry
+            .mappings()
+            .iter()
+            .filter(|m| &*m.name != "aws_api_gateway" && m.matches(&record))
+            .map(|m| m.qualified_name())
+            .collect();
+        assert!(others.is_empty(), "line {} is also claimed by {others:?}", n + 1);
+    }
+}
+
+/// An unsigned JWT with `claims`, as a gateway would see it (the signature is not checked).
+fn jwt(claims: Value) -> String {
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","typ":"JWT"}"#);
+    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+    format!("{header}.{payload}.dGVzdC1zaWduYXR1cmU")
+}
+
+/// A REST access log line in the console's JSON format plus `extra` keys.
+fn line_with(extra: Value) -> Value {
+    let mut record = json!({
+        "requestId": "6f1c0b8e-2d4a-4e5f-9a7b-3c2d1e0f9a11", "ip": "198.51.100.7", "caller": "-", "user": "-",
+        "requestTime": "12/Mar/2024:10:00:00 +0000", "httpMethod": "GET", "resourcePath": "/orders",
+        "status": "200", "protocol": "HTTP/1.1", "responseLength": "10",
+    });
+    for (key, value) in extra.as_object().unwrap() {
+        record[key] = value.clone();
+    }
+    record
+}
+
+fn normalize(record: Value) -> Normalized {
+    let mut out = Vec::new();
+    common::normalizer(None).normalize_value(record, &Origin::file(Arc::from("inline"), 1), &mut |n| out.push(n));
+    assert_eq!(out.len(), 1);
+    out.remove(0)
+}
+
+fn event(record: Value) -> Event {
+    match normalize(record) {
+        Normalized::Event(event) => event,
+        Normalized::DeadLetter(letter) => panic!("dead letter: {letter:?}"),
+    }
+}
+
+#[test]
+fn raw_credentials_in_custom_formats_are_never_kept() {
+    // An Authorization header holding a JWT: its jti is the token, its claims fill the gaps.
+    let token = jwt(json!({"sub": "alice", "client_id": "orders-spa", "scope": "orders:read", "jti": "at-77"}));
+    let with_jwt = event(line_with(json!({"authorization": format!("Bearer {token}")})));
+    assert_eq!(with_jwt.token_id.as_deref(), Some("at-77"));
+    assert_eq!(with_jwt.token_kind, TokenKind::Access);
+    assert_eq!(with_jwt.subject.as_deref(), Some("alice"));
+    assert_eq!(with_jwt.client_id.as_deref(), Some("orders-spa"));
+    assert_eq!(with_jwt.scopes, vec!["orders:read"]);
+
+    // An opaque bearer token and a raw API key (`$context.identity.apiKey`) are fingerprinted.
+    let opaque = "tw-raw-bearer-apigw-0123456789";
+    let with_opaque = event(line_with(json!({"Authorization": format!("Bearer {opaque}")})));
+    assert_eq!(with_opaque.token_id, Some(common::fingerprint(opaque)));
+    assert_eq!(with_opaque.token_kind, TokenKind::Access);
+    let api_key = "tw-raw-apikey-apigw-9876543210";
+    let with_key = event(line_with(json!({"identity": {"apiKey": api_key, "sourceIp": "198.51.100.7"}})));
+    assert_eq!(with_key.token_id, Some(common::fingerprint(api_key)));
+    assert_eq!(with_key.token_kind, TokenKind::ApiKey);
+    // With the key's id logged too, the id wins and the key is not used at all.
+    let with_both = event(line_with(json!({"apiKeyId": "k9x8y7z6w5", "api_key": api_key})));
+    assert_eq!(with_both.token_id.as_deref(), Some("k9x8y7z6w5"));
+
+    for (event, secrets) in [
+        (&with_jwt, vec![token.as_str()]),
+        (&with_opaque, vec![opaque]),
+        (&with_key, vec![api_key]),
+        (&with_both, vec![api_key]),
+    ] {
+        let shown = format!("{event:?}");
+        for secret in secrets {
+            assert!(!shown.contains(secret), "{secret} leaked into {shown}");
+        }
+    }
+    for segment in token.split('.').skip(1) {
+        assert!(!format!("{with_jwt:?}").contains(segment));
+    }
+
+    // A line without a time is a dead letter, and the record it keeps is scrubbed too.
+    let mut untimed = line_with(json!({"authorization": format!("Bearer {opaque}"), "apiKey": api_key}));
+    untimed.as_object_mut().unwrap().remove("requestTime");
+    match normalize(untimed) {
+        Normalized::DeadLetter(letter) => {
+            assert_eq!(letter.reason, DeadLetterReason::MissingTime);
+            assert_eq!(letter.source.as_deref(), Some("aws_api_gateway"));
+            let kept = letter.record.to_string();
+            assert!(!kept.contains(opaque) && !kept.contains(api_key), "{kept}");
+        }
+        Normalized::Event(event) => panic!("unexpected event {event:?}"),
+    }
+}
