@@ -126,7 +126,7 @@ impl Pipeline {
     fn emit(&mut self, batch: Vec<Event>, sink: &mut dyn Sink) -> Result<()> {
         self.stats.batches += 1;
         sink.events(&batch)?;
-        self.rules.process(&batch, &mut self.alerts);
+        self.rules.process(batch, &mut self.alerts);
         self.drain_alerts(sink)
     }
 

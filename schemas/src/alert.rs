@@ -32,8 +32,12 @@ pub struct Alert {
     pub detected_at: String,
     /// The token's id as it appears in the logs.
     pub token_id: String,
+    /// What kind of credential the token is.
+    pub token_kind: crate::event::TokenKind,
     /// The token's inventory record, `null` when the token is not in the inventory.
     pub inventory_id: Option<String>,
+    /// The token's owner according to the inventory.
+    pub owner: Option<String>,
     /// Who used the token.
     pub subject: Option<String>,
     /// The source of the triggering event.
