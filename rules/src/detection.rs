@@ -209,6 +209,17 @@ impl Detector for Detection {
         self.judge(ready, alerts);
     }
 
+    fn counters(&self) -> Vec<(&'static str, u64)> {
+        let stats = self.stats();
+        vec![
+            ("tokens_tracked", self.states.len() as u64),
+            ("late_events", stats.late_events),
+            ("events_without_token", stats.events_without_token),
+            ("allowlisted", stats.allowlisted),
+            ("suppressed", stats.suppressed),
+        ]
+    }
+
     fn finish(&mut self, alerts: &mut Vec<Alert>) {
         let mut ready = Vec::new();
         self.reorder.drain(&mut ready);

@@ -43,6 +43,11 @@ pub trait Detector: Send {
 
     /// Flushes at end of input. Default: nothing.
     fn finish(&mut self, _alerts: &mut Vec<Alert>) {}
+
+    /// Counters worth reporting (`tokens_tracked`, `late_events`, …). Default: none.
+    fn counters(&self) -> Vec<(&'static str, u64)> {
+        Vec::new()
+    }
 }
 
 /// The detectors a run uses, applied in order.
@@ -94,5 +99,10 @@ impl RuleSet {
         for detector in &mut self.detectors {
             detector.finish(alerts);
         }
+    }
+
+    /// Every detector's counters.
+    pub fn counters(&self) -> Vec<(&'static str, u64)> {
+        self.detectors.iter().flat_map(|d| d.counters()).collect()
     }
 }
