@@ -44,6 +44,9 @@ pub enum Command {
     Replay(ReplayArgs),
     /// List the source formats tokenwatch can read, built-in and from --mappings.
     Sources(SourcesArgs),
+    /// Write a labelled synthetic dataset in real vendor formats: weeks of background traffic,
+    /// injected attacks of every rule family, benign look-alikes, the inventory and the labels.
+    Generate(GenerateArgs),
     /// Print the keyed fingerprint of a credential read from standard input, as it would appear
     /// in token_id (for filling the inventory).
     Fingerprint,
@@ -98,8 +101,48 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "PATH")]
     pub events: Option<PathBuf>,
 
+    /// Token inventory: JSON lines, or CSV when the name ends in .csv (default: detection.inventory).
+    #[arg(long, value_name = "PATH")]
+    pub inventory: Option<PathBuf>,
+
+    /// Folder of rule files (<rule>.toml) replacing the built-in ones rule by rule.
+    #[arg(long, value_name = "DIR")]
+    pub rules: Option<PathBuf>,
+
+    /// How alerts are written.
+    #[arg(long, value_enum, default_value_t = AlertFormatArg::Json)]
+    pub alert_format: AlertFormatArg,
+
     #[command(flatten)]
     pub common: InputArgs,
+}
+
+/// Alert output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AlertFormatArg {
+    /// tokenwatch's alert JSON.
+    Json,
+    /// OCSF Detection Finding (class 2004).
+    Ocsf,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Folder to write the dataset into (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// Random seed: the same seed and sizes give byte-identical files.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+
+    /// Days of traffic.
+    #[arg(long, default_value_t = 42)]
+    pub days: u32,
+
+    /// Users (the dataset's scale).
+    #[arg(long, default_value_t = 120)]
+    pub users: u32,
 }
 
 #[derive(Debug, Args)]

@@ -5,11 +5,11 @@ use std::io::{IsTerminal, Read};
 use anyhow::{Context, Result, bail};
 use tokenwatch_engine::batcher::Batcher;
 use tokenwatch_engine::{Pipeline, Settings, setup};
-use tokenwatch_replay::{EventOutput, FileSink, Input, JsonLines, RunOptions, Target};
+use tokenwatch_replay::{AlertFormat, EventOutput, FileSink, Input, JsonLines, RunOptions, Target};
 use tokenwatch_rules::RuleSet;
 use tracing::{info, warn};
 
-use crate::cli::{Cli, InputArgs, NormalizeArgs, ReplayArgs, SourcesArgs};
+use crate::cli::{AlertFormatArg, Cli, GenerateArgs, InputArgs, NormalizeArgs, ReplayArgs, SourcesArgs};
 
 fn load_settings(cli: &Cli, common: Option<&InputArgs>) -> Result<Settings> {
     let mut settings = Settings::load(cli.config.as_deref())?;
@@ -24,7 +24,7 @@ fn load_settings(cli: &Cli, common: Option<&InputArgs>) -> Result<Settings> {
     Ok(settings)
 }
 
-fn pipeline(settings: &Settings, common: &InputArgs) -> Result<Pipeline> {
+fn pipeline(settings: &Settings, common: &InputArgs, rules: RuleSet) -> Result<Pipeline> {
     let (normalizer, warnings) = setup::normalizer(settings, common.source.as_deref())?;
     for warning in warnings.0 {
         warn!("{warning}");
@@ -34,7 +34,7 @@ fn pipeline(settings: &Settings, common: &InputArgs) -> Result<Pipeline> {
         info!(databases = %files.join(", "), "IP geolocation by DB-IP (https://db-ip.com), CC-BY-4.0");
     }
     let batcher = Batcher::new(settings.batch.size, settings.batch.linger);
-    Ok(Pipeline::new(normalizer, RuleSet::empty(), batcher))
+    Ok(Pipeline::new(normalizer, rules, batcher))
 }
 
 fn thread_pool(settings: &Settings) -> Result<rayon::ThreadPool> {
@@ -80,19 +80,29 @@ fn run_files(
 
 pub fn normalize(cli: &Cli, args: &NormalizeArgs) -> Result<()> {
     let settings = load_settings(cli, Some(&args.common))?;
-    let mut pipeline = pipeline(&settings, &args.common)?;
+    let mut pipeline = pipeline(&settings, &args.common, RuleSet::empty())?;
     let inputs = args.input.iter().map(|arg| Input::from_arg(arg)).collect();
     let mut sink = FileSink {
         events: Some(EventOutput::new(Target::from_arg(&args.output))?),
         dead_letters: JsonLines::new(Target::from_arg(&args.common.dead_letter), true)?,
         alerts: None,
+        alert_format: AlertFormat::Json,
     };
     run_files(cli, &settings, &mut pipeline, &mut sink, inputs, "normalize")
 }
 
 pub fn replay(cli: &Cli, args: &ReplayArgs) -> Result<()> {
-    let settings = load_settings(cli, Some(&args.common))?;
-    let mut pipeline = pipeline(&settings, &args.common)?;
+    let mut settings = load_settings(cli, Some(&args.common))?;
+    if let Some(inventory) = &args.inventory {
+        settings.detection.inventory = inventory.display().to_string();
+    }
+    if let Some(rules) = &args.rules {
+        settings.detection.rules_dir = rules.display().to_string();
+    }
+    let pool = thread_pool(&settings)?;
+    let detection = pool.install(|| setup::detection(&settings))?;
+    info!(rules = %detection.rule_names().join(","), inventory = %settings.detection.inventory, "detection ready");
+    let mut pipeline = pipeline(&settings, &args.common, RuleSet::of(Box::new(detection)))?;
     let inputs = if args.input.is_empty() {
         let samples = tokenwatch_replay::samples::inputs();
         info!(files = samples.len(), "no --input given: replaying the bundled sample logs");
@@ -105,6 +115,10 @@ pub fn replay(cli: &Cli, args: &ReplayArgs) -> Result<()> {
         events,
         dead_letters: JsonLines::new(Target::from_arg(&args.common.dead_letter), true)?,
         alerts: Some(JsonLines::new(Target::from_arg(&args.output), false)?),
+        alert_format: match args.alert_format {
+            AlertFormatArg::Json => AlertFormat::Json,
+            AlertFormatArg::Ocsf => AlertFormat::Ocsf,
+        },
     };
     run_files(cli, &settings, &mut pipeline, &mut sink, inputs, "replay")
 }
@@ -143,5 +157,26 @@ pub fn fingerprint(cli: &Cli) -> Result<()> {
         bail!("no credential on standard input");
     }
     println!("{}", fingerprinter.fingerprint_credential(secret));
+    Ok(())
+}
+
+pub fn generate(cli: &Cli, args: &GenerateArgs) -> Result<()> {
+    let options = tokenwatch_replay::generate::GenerateOptions {
+        out_dir: args.out.clone(),
+        seed: args.seed,
+        days: args.days,
+        users: args.users,
+        ..Default::default()
+    };
+    let summary = tokenwatch_replay::generate::generate(&options)?;
+    if !cli.quiet {
+        for (path, records) in &summary.files {
+            eprintln!("generate: {} ({records} records)", path.display());
+        }
+        eprintln!(
+            "generate: events={} scenarios={} (attacks={} benign={}) seed={}",
+            summary.events, summary.scenarios, summary.attacks, summary.benign, args.seed
+        );
+    }
     Ok(())
 }

@@ -17,6 +17,7 @@ fn main() -> ExitCode {
         Command::Normalize(args) => commands::normalize(&cli, args),
         Command::Replay(args) => commands::replay(&cli, args),
         Command::Sources(args) => commands::sources(&cli, args),
+        Command::Generate(args) => commands::generate(&cli, args),
         Command::Fingerprint => commands::fingerprint(&cli),
     };
     match result {

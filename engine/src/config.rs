@@ -32,6 +32,8 @@ pub struct Settings {
     pub batch: BatchSettings,
     /// File replay.
     pub replay: ReplaySettings,
+    /// Rules, inventory and event-time ordering.
+    pub detection: DetectionSettings,
 }
 
 /// `[normalize]`
@@ -98,6 +100,24 @@ pub struct ReplaySettings {
     pub chunk_records: usize,
     /// Worker threads; 0 = one per core.
     pub threads: usize,
+}
+
+/// `[detection]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectionSettings {
+    /// Folder of rule files replacing the built-in ones; empty for none.
+    pub rules_dir: String,
+    /// Inventory file; empty for none.
+    pub inventory: String,
+    /// Reorder bound.
+    #[serde(with = "humantime_serde")]
+    pub lateness: Duration,
+    /// Token partitions judged in parallel; 0 = one per core.
+    pub shards: usize,
+    /// Idle time after which a token is forgotten.
+    #[serde(with = "humantime_serde")]
+    pub idle_evict: Duration,
 }
 
 /// The development key used when none is configured. Public, so fingerprints made with it protect
@@ -169,6 +189,9 @@ impl Settings {
         }
         if self.batch.linger.is_zero() {
             problems.push("`batch.linger`: must be longer than 0s".to_string());
+        }
+        if self.detection.idle_evict.is_zero() {
+            problems.push("`detection.idle_evict`: must be longer than 0s".to_string());
         }
         if self.replay.chunk_records == 0 {
             problems.push("`replay.chunk_records`: must be at least 1".to_string());

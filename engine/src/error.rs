@@ -13,6 +13,9 @@ pub enum Error {
         /// One line per problem.
         problems: Vec<String>,
     },
+    /// Loading rule files or the inventory failed.
+    #[error(transparent)]
+    Rules(#[from] tokenwatch_rules::Error),
     /// Loading mappings, the IP database or building batches failed.
     #[error(transparent)]
     Schemas(#[from] tokenwatch_schemas::Error),

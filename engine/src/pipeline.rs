@@ -119,6 +119,7 @@ impl Pipeline {
             self.emit(batch, sink)?;
         }
         self.rules.finish(&mut self.alerts);
+        self.stats.detection = self.rules.counters();
         self.drain_alerts(sink)?;
         sink.flush()
     }
@@ -127,6 +128,7 @@ impl Pipeline {
         self.stats.batches += 1;
         sink.events(&batch)?;
         self.rules.process(batch, &mut self.alerts);
+        self.stats.detection = self.rules.counters();
         self.drain_alerts(sink)
     }
 

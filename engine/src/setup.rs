@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use tokenwatch_rules::{Detection, Inventory, RulesConfig};
 use tokenwatch_schemas::geo::GeoDb;
 use tokenwatch_schemas::normalize::Normalizer;
 use tokenwatch_schemas::{Fingerprinter, NormalizeContext, SourceRegistry};
@@ -71,4 +72,41 @@ pub fn normalizer(settings: &Settings, source: Option<&str>) -> Result<(Normaliz
     let ctx = NormalizeContext::new(fingerprinter, geo);
     let normalizer = Normalizer::new(registry, ctx, source)?.with_max_record_bytes(settings.normalize.max_record_bytes);
     Ok((normalizer, warnings))
+}
+
+/// The rule settings: built-in, with `detection.rules_dir`'s files replacing them rule by rule.
+pub fn rules(settings: &Settings) -> Result<RulesConfig> {
+    let dir = Some(settings.detection.rules_dir.as_str()).filter(|d| !d.is_empty()).map(Path::new);
+    Ok(RulesConfig::load(dir)?)
+}
+
+/// The inventory of `detection.inventory` (empty when none is configured).
+pub fn inventory(settings: &Settings) -> Result<Inventory> {
+    let path = settings.detection.inventory.as_str();
+    if path.is_empty() {
+        return Ok(Inventory::empty());
+    }
+    let text = std::fs::read_to_string(path).map_err(|error| Error::Config {
+        file: None,
+        problems: vec![format!("`detection.inventory`: cannot read `{path}`: {error}")],
+    })?;
+    Ok(Inventory::parse(path, &text)?)
+}
+
+/// The detection runner: rules, inventory and ordering from `settings`.
+pub fn detection(settings: &Settings) -> Result<Detection> {
+    let config = rules(settings)?;
+    let inventory = inventory(settings)?;
+    let detection = &settings.detection;
+    let shards = if detection.shards == 0 { rayon::current_num_threads() } else { detection.shards };
+    let runner_settings = tokenwatch_rules::DetectionSettings {
+        lateness_us: micros(detection.lateness),
+        shards,
+        idle_evict_us: micros(detection.idle_evict),
+    };
+    Ok(Detection::new(&config, Arc::new(inventory), runner_settings))
+}
+
+fn micros(duration: std::time::Duration) -> i64 {
+    i64::try_from(duration.as_micros()).unwrap_or(i64::MAX)
 }

@@ -23,6 +23,8 @@ pub struct RunStats {
     pub alerts: BTreeMap<String, u64>,
     /// Batches emitted.
     pub batches: u64,
+    /// Detector counters (`tokens_tracked`, `late_events`, …), as of the last batch.
+    pub detection: Vec<(&'static str, u64)>,
 }
 
 impl RunStats {
@@ -63,6 +65,9 @@ impl fmt::Display for Summary<'_> {
         if !stats.alerts.is_empty() {
             let rules: Vec<String> = stats.alerts.iter().map(|(rule, n)| format!("{rule}:{n}")).collect();
             write!(f, " ({})", rules.join(" "))?;
+        }
+        for (name, value) in &stats.detection {
+            write!(f, " {name}={value}")?;
         }
         write!(f, " elapsed={seconds:.2}s events/s={rate:.0}")
     }

@@ -5,6 +5,7 @@
 //! Depends on `engine`, `rules` and `schemas`; the binary drives it.
 
 mod error;
+pub mod generate;
 pub mod input;
 pub mod output;
 pub mod run;
@@ -12,5 +13,5 @@ pub mod samples;
 
 pub use error::{Error, Result};
 pub use input::{Input, RecordReader};
-pub use output::{EventOutput, FileSink, JsonLines, Target};
+pub use output::{AlertFormat, EventOutput, FileSink, JsonLines, Target};
 pub use run::{RunOptions, run};

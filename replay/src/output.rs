@@ -200,6 +200,16 @@ impl Target {
     }
 }
 
+/// How alerts are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AlertFormat {
+    /// tokenwatch's alert JSON.
+    #[default]
+    Json,
+    /// OCSF Detection Finding (class 2004).
+    Ocsf,
+}
+
 /// The sink of a file run: optional events, dead letters, optional alerts.
 #[derive(Debug)]
 pub struct FileSink {
@@ -209,6 +219,8 @@ pub struct FileSink {
     pub dead_letters: JsonLines,
     /// Alerts, if asked for.
     pub alerts: Option<JsonLines>,
+    /// How alerts are written.
+    pub alert_format: AlertFormat,
 }
 
 impl Sink for FileSink {
@@ -225,7 +237,10 @@ impl Sink for FileSink {
 
     fn alert(&mut self, alert: &Alert) -> tokenwatch_engine::Result<()> {
         if let Some(alerts) = &mut self.alerts {
-            alerts.write(alert)?;
+            match self.alert_format {
+                AlertFormat::Json => alerts.write(alert)?,
+                AlertFormat::Ocsf => alerts.write(&alert.to_ocsf())?,
+            }
         }
         Ok(())
     }

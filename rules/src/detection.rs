@@ -2,7 +2,8 @@
 //! map, runs the rules, and turns findings into alerts linked to the inventory, with suppression.
 //!
 //! Determinism: alerts depend only on each token's events in event-time order (see
-//! [`crate::reorder`]) and on the inventory. Each token's state lives in exactly one shard, so the
+//! [`crate::reorder`]; each input stream — a file, a topic partition — has its own reorder buffer,
+//! so streams read one after another do not make each other late) and on the inventory. Each token's state lives in exactly one shard, so the
 //! shard count changes only how work is spread over threads. Alert ids are hashes of the rule, the
 //! token and the triggering events' ids. Batch size, thread count and shard count therefore do not
 //! change which alerts are raised. Within a batch, alerts are emitted sorted by time, id and count.
@@ -13,6 +14,7 @@
 //! it, or at the end of input — the alert is emitted once more with the same `alert_id` and its
 //! final count, so consumers that keep the last version per `alert_id` see the total.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -20,7 +22,7 @@ use dashmap::DashMap;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use tokenwatch_schemas::time::format_rfc3339_micros;
-use tokenwatch_schemas::{Alert, Event};
+use tokenwatch_schemas::{Alert, Event, Origin};
 
 use crate::Detector;
 use crate::config::RulesConfig;
@@ -72,7 +74,9 @@ pub struct Detection {
     rules: Vec<Box<dyn Rule>>,
     inventory: Arc<Inventory>,
     states: DashMap<u64, TokenState>,
-    reorder: ReorderBuffer,
+    /// One reorder buffer per input stream (file, or topic partition): each stream is in
+    /// event-time order on its own, whatever the others do.
+    reorder: BTreeMap<String, ReorderBuffer>,
     settings: DetectionSettings,
     stats: DetectionStats,
     since_sweep: u64,
@@ -90,7 +94,7 @@ impl Detection {
             rules,
             inventory,
             states: DashMap::new(),
-            reorder: ReorderBuffer::new(settings.lateness_us),
+            reorder: BTreeMap::new(),
             settings: DetectionSettings { shards: settings.shards.max(1), ..settings },
             stats: DetectionStats::default(),
             since_sweep: 0,
@@ -104,7 +108,7 @@ impl Detection {
 
     /// Counters so far.
     pub fn stats(&self) -> DetectionStats {
-        DetectionStats { late_events: self.reorder.late(), ..self.stats.clone() }
+        DetectionStats { late_events: self.reorder.values().map(ReorderBuffer::late).sum(), ..self.stats.clone() }
     }
 
     /// Tokens whose state is held.
@@ -199,13 +203,16 @@ impl Detector for Detection {
 
     fn process(&mut self, events: Vec<Event>, alerts: &mut Vec<Alert>) {
         let mut ready = Vec::with_capacity(events.len());
-        let mut late = Vec::new();
         for event in events {
-            self.reorder.push(event, &mut late);
+            let stream = stream_of(&event.origin);
+            let lateness = self.settings.lateness_us;
+            let buffer = self.reorder.entry(stream).or_insert_with(|| ReorderBuffer::new(lateness));
+            // Late events go straight to judgement: older than anything the stream still holds.
+            buffer.push(event, &mut ready);
         }
-        // Late events first: they are older than anything still held.
-        ready.extend(late);
-        self.reorder.release(&mut ready);
+        for buffer in self.reorder.values_mut() {
+            buffer.release(&mut ready);
+        }
         self.judge(ready, alerts);
     }
 
@@ -222,7 +229,9 @@ impl Detector for Detection {
 
     fn finish(&mut self, alerts: &mut Vec<Alert>) {
         let mut ready = Vec::new();
-        self.reorder.drain(&mut ready);
+        for buffer in self.reorder.values_mut() {
+            buffer.drain(&mut ready);
+        }
         self.judge(ready, alerts);
         // Close every suppression window: emit the final count of alerts that grew.
         let mut closing: Vec<(u64, Vec<Alert>)> = self
@@ -239,6 +248,14 @@ impl Detector for Detection {
         let mut closed: Vec<Alert> = closing.into_iter().flat_map(|(_, alerts)| alerts).collect();
         closed.sort_by(|a, b| (&a.time, &a.alert_id, a.count).cmp(&(&b.time, &b.alert_id, b.count)));
         alerts.extend(closed);
+    }
+}
+
+/// The input stream an event belongs to: its file, or its topic and partition.
+fn stream_of(origin: &Origin) -> String {
+    match origin {
+        Origin::File { file, .. } => file.to_string(),
+        Origin::Kafka { topic, partition, .. } => format!("{topic}/{partition}"),
     }
 }
 

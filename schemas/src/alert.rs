@@ -49,3 +49,88 @@ pub struct Alert {
     /// Rule-specific evidence.
     pub evidence: serde_json::Value,
 }
+
+impl Alert {
+    /// The alert as an OCSF Detection Finding (class 2004, category Findings), for SIEMs that
+    /// ingest OCSF.
+    pub fn to_ocsf(&self) -> serde_json::Value {
+        let (severity_id, severity) = match self.severity {
+            Severity::Low => (2, "Low"),
+            Severity::Medium => (3, "Medium"),
+            Severity::High => (4, "High"),
+            Severity::Critical => (5, "Critical"),
+        };
+        let time_ms = crate::time::parse_str(&self.time, crate::time::TimeFormat::Rfc3339).map(|us| us / 1000);
+        serde_json::json!({
+            "class_uid": 2004,
+            "class_name": "Detection Finding",
+            "category_uid": 2,
+            "category_name": "Findings",
+            "activity_id": 1,
+            "activity_name": "Create",
+            "type_uid": 200401,
+            "type_name": "Detection Finding: Create",
+            "severity_id": severity_id,
+            "severity": severity,
+            "status_id": 1,
+            "status": "New",
+            "time": time_ms,
+            "count": self.count,
+            "message": format!("{} on token {}", self.rule, self.token_id),
+            "metadata": {
+                "version": "1.3.0",
+                "product": {"name": "tokenwatch", "vendor_name": "tokenwatch"},
+                "uid": self.alert_id,
+                "log_name": self.source,
+            },
+            "finding_info": {
+                "uid": self.alert_id,
+                "title": self.rule,
+                "analytic": {"name": self.rule, "type_id": 1, "type": "Rule"},
+                "related_events": self.event_ids.iter().map(|id| serde_json::json!({"uid": id})).collect::<Vec<_>>(),
+                "created_time_dt": self.detected_at,
+            },
+            "resources": [{
+                "uid": self.token_id,
+                "type": format!("token:{}", self.token_kind.as_str()),
+                "owner": {"uid": self.inventory_id, "name": self.owner},
+            }],
+            "actor": {"user": {"name": self.subject}},
+            "evidences": [{"data": self.evidence}],
+            "unmapped": {"inventory_id": self.inventory_id},
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::TokenKind;
+
+    #[test]
+    fn ocsf_rendering_carries_the_finding() {
+        let alert = Alert {
+            alert_id: "abc".into(),
+            rule: "impossible_travel".into(),
+            severity: Severity::High,
+            time: "2026-01-05T10:00:00.000000Z".into(),
+            detected_at: "2026-01-05T10:00:01.000000Z".into(),
+            token_id: "tok".into(),
+            token_kind: TokenKind::Session,
+            inventory_id: Some("inv-1".into()),
+            owner: Some("alice".into()),
+            subject: Some("alice@example.com".into()),
+            source: "okta".into(),
+            event_ids: vec!["e1".into(), "e2".into()],
+            count: 1,
+            evidence: serde_json::json!({"speed_kmh": 9000}),
+        };
+        let ocsf = alert.to_ocsf();
+        assert_eq!(ocsf["class_uid"], 2004);
+        assert_eq!(ocsf["severity_id"], 4);
+        assert_eq!(ocsf["time"], 1_767_607_200_000i64);
+        assert_eq!(ocsf["finding_info"]["related_events"][1]["uid"], "e2");
+        assert_eq!(ocsf["resources"][0]["owner"]["uid"], "inv-1");
+        assert_eq!(ocsf["evidences"][0]["data"]["speed_kmh"], 9000);
+    }
+}
