@@ -32,6 +32,8 @@ mod tests;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::fs::File;
+use std::io::{BufWriter, Write as _};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -125,25 +127,22 @@ pub fn generate(options: &GenerateOptions) -> Result<GenerateSummary> {
     std::fs::create_dir_all(dir).map_err(|source| Error::Write { path: dir.clone(), source })?;
     let mut summary = GenerateSummary::default();
 
-    let lines = |records: &[render::Line]| {
-        let mut text = String::with_capacity(records.iter().map(|(_, _, l)| l.len() + 1).sum());
-        for (_, _, line) in records {
-            text.push_str(line);
-            text.push('\n');
-        }
-        text
-    };
-    let logs = [
-        ("okta.jsonl", lines(&rendered.okta), rendered.okta.len()),
-        ("cloudtrail.json", render::cloudtrail_files(&rendered.cloudtrail), rendered.cloudtrail.len()),
-        ("github.jsonl", lines(&rendered.github), rendered.github.len()),
-        ("kong.jsonl", lines(&rendered.kong), rendered.kong.len()),
+    let logs: [(&str, &[render::Line]); 4] = [
+        ("okta.jsonl", &rendered.okta),
+        ("cloudtrail.json", &rendered.cloudtrail),
+        ("github.jsonl", &rendered.github),
+        ("kong.jsonl", &rendered.kong),
     ];
-    for (name, text, count) in &logs {
+    for (name, records) in logs {
         let path = dir.join(name);
-        write(&path, text)?;
-        summary.files.push((path, *count as u64));
-        summary.events += *count as u64;
+        let written = if name == "cloudtrail.json" {
+            write(&path, &render::cloudtrail_files(records))
+        } else {
+            write_lines(&path, records.iter().map(|(_, _, line)| line.as_str()))
+        };
+        written?;
+        summary.files.push((path, records.len() as u64));
+        summary.events += records.len() as u64;
     }
 
     let inventory = inventory(&g)?;
@@ -168,6 +167,16 @@ pub fn generate(options: &GenerateOptions) -> Result<GenerateSummary> {
 
     write(&dir.join("README.md"), &readme(options, &g, &summary))?;
     Ok(summary)
+}
+
+fn write_lines<'a>(path: &Path, lines: impl Iterator<Item = &'a str>) -> Result<()> {
+    let error = |source| Error::Write { path: path.to_path_buf(), source };
+    let mut out = BufWriter::new(File::create(path).map_err(error)?);
+    for line in lines {
+        out.write_all(line.as_bytes()).map_err(error)?;
+        out.write_all(b"\n").map_err(error)?;
+    }
+    out.flush().map_err(error)
 }
 
 fn write(path: &Path, text: &str) -> Result<()> {
