@@ -4,8 +4,8 @@
 //!   look-alike;
 //! - a golden alerts file (`tests/golden/generated_alerts.jsonl`; regenerate with
 //!   `TOKENWATCH_BLESS=1 cargo test --test detection`) — a changed alert is a decision;
-//! - the same alerts (same ids, same final counts) whatever the batch size, the shard count, or the
-//!   order of records within the reorder bound.
+//! - the same alerts (same ids, same final counts) whatever the batch size, the shard count, the
+//!   thread count, or the order of records within the reorder bound.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -193,14 +193,18 @@ fn alerts_match_the_golden_file() {
 }
 
 #[test]
-fn same_alerts_whatever_the_batch_size_and_shard_count() {
+fn same_alerts_whatever_the_batch_size_shard_count_and_thread_count() {
     let expected = comparable(reference());
-    for (batch, shards) in [("1", "1"), ("64", "3"), ("4096", "1"), ("4096", "4")] {
+    for (batch, shards, threads) in [("1", "1", "1"), ("64", "3", "2"), ("4096", "1", "2"), ("4096", "4", "4")] {
         let alerts = replay(
             &inputs(dataset()),
-            &[("TOKENWATCH__BATCH__SIZE", batch), ("TOKENWATCH__DETECTION__SHARDS", shards)],
+            &[
+                ("TOKENWATCH__BATCH__SIZE", batch),
+                ("TOKENWATCH__DETECTION__SHARDS", shards),
+                ("TOKENWATCH__REPLAY__THREADS", threads),
+            ],
         );
-        assert_eq!(comparable(&alerts), expected, "batch size {batch}, shards {shards}");
+        assert_eq!(comparable(&alerts), expected, "batch size {batch}, shards {shards}, threads {threads}");
     }
 }
 
