@@ -1,6 +1,5 @@
 mod common;
 
-use std::path::Path;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -296,46 +295,7 @@ fn no_other_builtin_layout_claims_an_auth0_record() {
     }
 }
 
-/// Every JSON object in the other sources' fixtures (lines of `.jsonl`, documents of `.json`, and
-/// the objects of their top-level arrays, which is where envelopes keep their records).
-fn other_sources_records(own: &str) -> Vec<(String, Value)> {
-    let root = common::fixture("");
-    let mut out = Vec::new();
-    for dir in std::fs::read_dir(&root).unwrap().map(|entry| entry.unwrap().path()) {
-        if !dir.is_dir() || dir.file_name().is_some_and(|name| name == own) {
-            continue;
-        }
-        for file in std::fs::read_dir(&dir).unwrap().map(|entry| entry.unwrap().path()) {
-            let text = std::fs::read_to_string(&file).unwrap_or_default();
-            let docs: Vec<Value> = match file.extension().and_then(|ext| ext.to_str()) {
-                Some("jsonl") => text.lines().filter_map(|line| serde_json::from_str(line).ok()).collect(),
-                Some("json") => serde_json::from_str(&text).into_iter().collect(),
-                _ => continue,
-            };
-            let name = file.strip_prefix(&root).unwrap_or(Path::new("?")).display().to_string();
-            for doc in docs {
-                let mut objects = vec![doc.clone()];
-                match &doc {
-                    Value::Array(items) => objects = items.clone(),
-                    Value::Object(map) => {
-                        objects.extend(map.values().filter_map(Value::as_array).flatten().cloned());
-                    }
-                    _ => {}
-                }
-                out.extend(objects.into_iter().filter(Value::is_object).map(|object| (name.clone(), object)));
-            }
-        }
-    }
-    out
-}
-
 #[test]
 fn auth0_does_not_claim_other_sources_fixtures() {
-    let registry = SourceRegistry::builtin().unwrap();
-    let auth0 = registry.layouts("auth0").unwrap();
-    let records = other_sources_records("auth0");
-    assert!(records.len() > 50, "only {} records found in the other fixtures", records.len());
-    for (file, record) in records {
-        assert!(!auth0.iter().any(|mapping| mapping.matches(&record)), "{file}: {record}");
-    }
+    common::assert_claims_no_other_fixture("auth0");
 }

@@ -1,7 +1,7 @@
 mod common;
 
 use serde_json::Value;
-use tokenwatch_schemas::{Event, EventClass, Normalized, Origin, Outcome, SourceRegistry, TokenKind};
+use tokenwatch_schemas::{Event, EventClass, Normalized, Origin, Outcome, TokenKind};
 
 const FIXTURE: &str = "nginx/access_json.jsonl";
 
@@ -300,15 +300,7 @@ fn every_record_maps_field_by_field() {
 }
 
 fn leaks(texts: &[String]) -> Vec<String> {
-    let mut found = Vec::new();
-    for text in texts {
-        for secret in secrets() {
-            if text.contains(secret) {
-                found.push(format!("{secret:?} in {text}"));
-            }
-        }
-    }
-    found
+    common::leaks(texts, &secrets())
 }
 
 #[test]
@@ -371,62 +363,7 @@ fn auto_detection_picks_nginx() {
     }
 }
 
-/// Every record of the other sources' fixtures (Kong, Envoy and every other vendor present).
-fn other_fixture_records(own: &str) -> Vec<(String, Value)> {
-    let root = common::fixture("");
-    let mut records = Vec::new();
-    let mut stack = vec![root.clone()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                if path != root.join(own) {
-                    stack.push(path);
-                }
-                continue;
-            }
-            let name = path.strip_prefix(&root).unwrap().display().to_string();
-            let text = std::fs::read_to_string(&path).unwrap_or_default();
-            let values: Vec<Value> = match path.extension().and_then(|ext| ext.to_str()) {
-                Some("jsonl") => text.lines().filter_map(|line| serde_json::from_str(line).ok()).collect(),
-                Some("json") => serde_json::from_str(&text).into_iter().collect(),
-                _ => Vec::new(),
-            };
-            for value in values {
-                collect_objects(&name, value, &mut records);
-            }
-        }
-    }
-    records
-}
-
-/// Objects at the top, in top-level arrays, and in top-level envelopes (`{"Records": […]}`).
-fn collect_objects(name: &str, value: Value, out: &mut Vec<(String, Value)>) {
-    match value {
-        Value::Array(items) => items.into_iter().for_each(|item| collect_objects(name, item, out)),
-        Value::Object(map) => {
-            for item in map.values() {
-                if let Value::Array(items) = item {
-                    out.extend(
-                        items.iter().filter(|item| item.is_object()).map(|item| (name.to_string(), item.clone())),
-                    );
-                }
-            }
-            out.push((name.to_string(), Value::Object(map)));
-        }
-        _ => {}
-    }
-}
-
 #[test]
 fn nginx_claims_no_other_fixture() {
-    let registry = SourceRegistry::builtin().unwrap();
-    let layouts = registry.layouts("nginx").unwrap();
-    let records = other_fixture_records("nginx");
-    assert!(!records.is_empty());
-    for (file, record) in records {
-        for layout in &layouts {
-            assert!(!layout.matches(&record), "nginx/{} claims a record of {file}: {record}", layout.layout);
-        }
-    }
+    common::assert_claims_no_other_fixture("nginx");
 }

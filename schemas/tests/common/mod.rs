@@ -65,3 +65,74 @@ pub fn events(rel: &str, source: Option<&str>) -> Vec<Event> {
 pub fn micros(rfc3339: &str) -> i64 {
     tokenwatch_schemas::time::parse_str(rfc3339, tokenwatch_schemas::time::TimeFormat::Rfc3339).expect("valid time")
 }
+
+/// Every JSON object in the fixtures of every source but `own`: lines of `.jsonl`, documents of
+/// `.json`, the objects of top-level arrays and of top-level envelopes (`{"Records": […]}`).
+pub fn other_fixture_records(own: &str) -> Vec<(String, serde_json::Value)> {
+    use serde_json::Value;
+    fn collect(name: &str, value: Value, out: &mut Vec<(String, Value)>) {
+        match value {
+            Value::Array(items) => items.into_iter().for_each(|item| collect(name, item, out)),
+            Value::Object(map) => {
+                for item in map.values() {
+                    if let Value::Array(items) = item {
+                        out.extend(items.iter().filter(|i| i.is_object()).map(|i| (name.to_string(), i.clone())));
+                    }
+                }
+                out.push((name.to_string(), Value::Object(map)));
+            }
+            _ => {}
+        }
+    }
+    let root = fixture("");
+    let mut records = Vec::new();
+    let mut stack = vec![root.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("fixture folder") {
+            let path = entry.expect("fixture entry").path();
+            if path.is_dir() {
+                if path != root.join(own) {
+                    stack.push(path);
+                }
+                continue;
+            }
+            let name = path.strip_prefix(&root).unwrap_or(&path).display().to_string();
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let values: Vec<Value> = match path.extension().and_then(|ext| ext.to_str()) {
+                Some("jsonl") => text.lines().filter_map(|line| serde_json::from_str(line).ok()).collect(),
+                Some("json") => serde_json::from_str(&text).into_iter().collect(),
+                _ => Vec::new(),
+            };
+            for value in values {
+                collect(&name, value, &mut records);
+            }
+        }
+    }
+    records
+}
+
+/// Asserts that no layout of `source` claims any record of the other sources' fixtures.
+pub fn assert_claims_no_other_fixture(source: &str) {
+    let registry = SourceRegistry::builtin().expect("built-in mappings load");
+    let layouts = registry.layouts(source).expect("source exists");
+    let records = other_fixture_records(source);
+    assert!(records.len() > 50, "only {} records found in the other fixtures", records.len());
+    for (file, record) in records {
+        for layout in &layouts {
+            assert!(!layout.matches(&record), "{source}/{} claims a record of {file}: {record}", layout.layout);
+        }
+    }
+}
+
+/// Every `secret` found in any of `texts`, as `"secret" in text` lines (empty: nothing leaked).
+pub fn leaks(texts: &[String], secrets: &[&str]) -> Vec<String> {
+    let mut found = Vec::new();
+    for text in texts {
+        for secret in secrets {
+            if text.contains(secret) {
+                found.push(format!("{secret:?} in {text}"));
+            }
+        }
+    }
+    found
+}
