@@ -99,8 +99,7 @@ pub fn replay(cli: &Cli, args: &ReplayArgs) -> Result<()> {
     if let Some(rules) = &args.rules {
         settings.detection.rules_dir = rules.display().to_string();
     }
-    let pool = thread_pool(&settings)?;
-    let detection = pool.install(|| setup::detection(&settings))?;
+    let detection = setup::detection(&settings)?;
     info!(rules = %detection.rule_names().join(","), inventory = %settings.detection.inventory, "detection ready");
     let mut pipeline = pipeline(&settings, &args.common, RuleSet::of(Box::new(detection)))?;
     let inputs = if args.input.is_empty() {

@@ -1,8 +1,8 @@
 //! tokenwatch's runtime: configuration, building the normaliser from it, batching events, running
 //! detectors over them and handing events, dead letters and alerts to sinks.
 //!
-//! Depends on `schemas` and `rules`; knows nothing of files (that is `replay`) or of the command
-//! line. Delivery semantics of [`pipeline::Pipeline`]: every record handed in produces, in input
+//! Depends on `schemas` and `rules`. It reads only what configures it (mapping and rule folders,
+//! the inventory, the IP database); log files are `replay`'s, the command line the binary's. Delivery semantics of [`pipeline::Pipeline`]: every record handed in produces, in input
 //! order, either events or dead letters at the sink; nothing is dropped. Alerts follow the events
 //! that caused them.
 

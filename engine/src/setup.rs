@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use tokenwatch_rules::config::micros;
 use tokenwatch_rules::{Detection, Inventory, RulesConfig};
 use tokenwatch_schemas::geo::GeoDb;
 use tokenwatch_schemas::normalize::Normalizer;
@@ -98,15 +99,14 @@ pub fn detection(settings: &Settings) -> Result<Detection> {
     let config = rules(settings)?;
     let inventory = inventory(settings)?;
     let detection = &settings.detection;
-    let shards = if detection.shards == 0 { rayon::current_num_threads() } else { detection.shards };
+    // 0 = one shard per worker thread (`replay.threads`, itself 0 = one per core).
+    let cores = || std::thread::available_parallelism().map_or(1, usize::from);
+    let threads = if settings.replay.threads == 0 { cores() } else { settings.replay.threads };
+    let shards = if detection.shards == 0 { threads } else { detection.shards };
     let runner_settings = tokenwatch_rules::DetectionSettings {
         lateness_us: micros(detection.lateness),
         shards,
         idle_evict_us: micros(detection.idle_evict),
     };
     Ok(Detection::new(&config, Arc::new(inventory), runner_settings))
-}
-
-fn micros(duration: std::time::Duration) -> i64 {
-    i64::try_from(duration.as_micros()).unwrap_or(i64::MAX)
 }

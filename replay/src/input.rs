@@ -9,7 +9,7 @@
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -199,11 +199,6 @@ impl RecordReader {
     }
 }
 
-/// Whether `path` names a gzip file by extension.
-pub fn is_gzip_name(path: &Path) -> bool {
-    path.extension().is_some_and(|ext| ext == "gz")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -254,6 +249,5 @@ mod tests {
         let records = read_all("a.jsonl.gz", compressed);
         assert_eq!(records.len(), 2);
         assert_eq!(records[1].bytes, b"{\"a\":2}");
-        assert!(is_gzip_name(Path::new("x.jsonl.gz")));
     }
 }

@@ -12,26 +12,25 @@ use std::collections::BinaryHeap;
 
 use tokenwatch_schemas::Event;
 
-/// Sort key of an event: total, and independent of where the event was read.
-#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct OrderKey {
-    time_us: i64,
-    event_id: String,
-    source: String,
-    token_id: Option<String>,
-    /// Arrival number: only breaks ties between events equal in everything above.
-    arrival: u64,
-}
-
+/// A held event. Its order is derived from the event itself — event time, then event id, source
+/// and token — so it is total and independent of where the event was read; the arrival number only
+/// breaks ties between events equal in all of those.
 #[derive(Debug)]
 struct Pending {
-    key: OrderKey,
+    arrival: u64,
     event: Event,
+}
+
+impl Pending {
+    fn key(&self) -> (i64, &str, &str, Option<&str>, u64) {
+        let event = &self.event;
+        (event.time_us, &event.event_id, &event.source, event.token_id.as_deref(), self.arrival)
+    }
 }
 
 impl PartialEq for Pending {
     fn eq(&self, other: &Self) -> bool {
-        self.key == other.key
+        self.key() == other.key()
     }
 }
 impl Eq for Pending {}
@@ -42,7 +41,7 @@ impl PartialOrd for Pending {
 }
 impl Ord for Pending {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.key.cmp(&other.key)
+        self.key().cmp(&other.key())
     }
 }
 
@@ -79,14 +78,7 @@ impl ReorderBuffer {
         }
         self.max_time_us = self.max_time_us.max(event.time_us);
         self.arrivals += 1;
-        let key = OrderKey {
-            time_us: event.time_us,
-            event_id: event.event_id.clone(),
-            source: event.source.to_string(),
-            token_id: event.token_id.clone(),
-            arrival: self.arrivals,
-        };
-        self.heap.push(Reverse(Pending { key, event }));
+        self.heap.push(Reverse(Pending { arrival: self.arrivals, event }));
     }
 
     /// Moves every event at or before the watermark to `out`, in order.
@@ -102,11 +94,11 @@ impl ReorderBuffer {
 
     fn release_until(&mut self, watermark: i64, out: &mut Vec<Event>) {
         while let Some(Reverse(next)) = self.heap.peek() {
-            if next.key.time_us > watermark {
+            if next.event.time_us > watermark {
                 break;
             }
             let Some(Reverse(pending)) = self.heap.pop() else { break };
-            self.released_up_to_us = self.released_up_to_us.max(pending.key.time_us);
+            self.released_up_to_us = self.released_up_to_us.max(pending.event.time_us);
             out.push(pending.event);
         }
     }

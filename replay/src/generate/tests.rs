@@ -258,16 +258,10 @@ fn every_ip_block_is_located_where_the_tables_say() {
                 let ip = std::net::IpAddr::from([block[0], block[1], block[2], host]);
                 let hit = db.lookup(ip).unwrap_or_else(|| panic!("{ip} ({}) not in the database", city.name));
                 assert_eq!(hit.country.as_deref(), Some(city.country), "{ip} should be in {}", city.name);
-                let km = haversine(hit.lat, hit.lon, city.lat, city.lon);
+                let km = tokenwatch_rules::rules::impossible_travel::haversine_km(hit.lat, hit.lon, city.lat, city.lon);
                 assert!(km < 60.0, "{ip} is {km:.0} km from {}", city.name);
             }
         }
     }
     assert!(distance_km(0, 9) > 16_000.0, "London–Sydney");
-}
-
-fn haversine(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
-    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
-    let h = ((p2 - p1) / 2.0).sin().powi(2) + p1.cos() * p2.cos() * ((lon2 - lon1).to_radians() / 2.0).sin().powi(2);
-    2.0 * 6371.0 * h.sqrt().asin()
 }

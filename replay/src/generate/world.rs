@@ -7,6 +7,8 @@
 //! CloudTrail records, whose location comes from the IP database, land where the Okta records
 //! (which carry their own location) say the user is.
 
+use tokenwatch_rules::rules::impossible_travel::haversine_km;
+
 /// A city: where users live, travel to, or where an attacker sits.
 #[derive(Debug)]
 pub(super) struct City {
@@ -177,11 +179,7 @@ pub(super) fn nearby(home: usize) -> Option<usize> {
 /// Great-circle distance between two cities, in kilometres.
 pub(super) fn distance_km(a: usize, b: usize) -> f64 {
     let (a, b) = (&CITIES[a], &CITIES[b]);
-    let (lat1, lat2) = (a.lat.to_radians(), b.lat.to_radians());
-    let dlat = lat2 - lat1;
-    let dlon = (b.lon - a.lon).to_radians();
-    let h = (dlat / 2.0).sin().powi(2) + lat1.cos() * lat2.cos() * (dlon / 2.0).sin().powi(2);
-    2.0 * 6371.0 * h.sqrt().asin()
+    haversine_km(a.lat, a.lon, b.lat, b.lon)
 }
 
 /// What a network is to the people using it.

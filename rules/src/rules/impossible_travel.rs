@@ -214,7 +214,7 @@ fn radius_of(radius_km: Option<f32>) -> u16 {
 }
 
 /// Great-circle distance between two points, km (haversine).
-fn haversine_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
+pub fn haversine_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
     let (phi1, phi2) = (lat1.to_radians(), lat2.to_radians());
     let d_phi = phi2 - phi1;
     let d_lambda = (lon2 - lon1).to_radians();
