@@ -19,7 +19,7 @@ pub fn token_key(token_id: &str) -> u64 {
 }
 
 /// What tokenwatch remembers about one token.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TokenState {
     /// Event time of the token's first use.
     pub first_seen_us: i64,
@@ -41,7 +41,7 @@ pub struct TokenState {
 
 /// An alert inside its suppression window: later firings of the same rule on the same token add to
 /// its count instead of raising new alerts.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct OpenAlert {
     /// Index of the rule in the rule list.
     pub rule: usize,

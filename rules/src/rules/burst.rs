@@ -97,7 +97,7 @@ impl Thresholds for BurstThresholds {
 }
 
 /// Per-token state of the rule (40 bytes inline; see the module documentation).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RateState {
     /// Id of the current minute's first event (event ids of a finding).
     first_event: Option<Box<str>>,

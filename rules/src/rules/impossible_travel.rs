@@ -77,7 +77,7 @@ impl Thresholds for TravelThresholds {
 }
 
 /// Per-token state of the rule: the last located use and the learned place pairs (56 bytes inline).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TravelState {
     /// Event time of the last located use, µs.
     time_us: i64,

@@ -101,7 +101,7 @@ impl Thresholds for ScopeThresholds {
 }
 
 /// Per-token state of the rule (24 bytes inline; see the module documentation).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ScopeState {
     /// `hash << 1 | fresh`, sorted (so sorted by hash).
     entries: Box<[u32]>,
@@ -110,7 +110,7 @@ pub struct ScopeState {
 }
 
 /// What the history knows of a scope or action.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 enum Known {
     /// Never seen.
     New,

@@ -86,7 +86,7 @@ impl Thresholds for ReuseThresholds {
 }
 
 /// A set of at most [`KNOWN`] non-zero hashes, the most recently seen last (0 = empty slot).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 struct Recent([u32; KNOWN]);
 
 impl Recent {
@@ -111,7 +111,7 @@ impl Recent {
 }
 
 /// Per-token state of the rule: the known context and the last usual use (88 bytes inline).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ReuseState {
     /// Known countries.
     countries: Recent,
