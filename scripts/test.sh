@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-scripts/fetch-geoip.sh
+scripts/install-test-deps.sh
 
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
