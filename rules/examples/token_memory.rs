@@ -59,10 +59,11 @@ fn main() {
     let after = resident_bytes();
     let tracked = detection.tokens_tracked();
     println!(
-        "tokens_tracked={tracked} resident_before={}MiB resident_after={}MiB bytes_per_token={:.0} state_inline_bytes={}",
+        "tokens_tracked={tracked} resident_before={}MiB resident_after={}MiB bytes_per_token={:.0} state_inline_bytes={} state_core_bytes={}",
         before >> 20,
         after >> 20,
         after.saturating_sub(before) as f64 / tracked.max(1) as f64,
         std::mem::size_of::<tokenwatch_rules::state::TokenState>(),
+        std::mem::size_of::<tokenwatch_rules::state::TokenCore>(),
     );
 }

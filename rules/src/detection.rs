@@ -34,6 +34,10 @@ use crate::state::{OpenAlert, TokenState, token_key};
 /// Event ids an alert keeps at most (the count goes on).
 const MAX_ALERT_EVENT_IDS: usize = 32;
 
+/// Events judged between two sweeps of idle tokens, at least; at most one token visited per event
+/// judged (a sweep visits every token).
+const SWEEP_EVERY: u64 = 100_000;
+
 /// How the runner is set up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DetectionSettings {
@@ -52,7 +56,8 @@ impl Default for DetectionSettings {
 }
 
 /// Counters of the runner.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct DetectionStats {
     /// Events judged by the rules.
     pub events_judged: u64,
@@ -66,6 +71,9 @@ pub struct DetectionStats {
     pub suppressed: u64,
     /// Token states forgotten after being idle.
     pub evicted: u64,
+    /// Events dropped because an event from the same Kafka record (topic, partition, offset and
+    /// envelope index) was already judged: a record re-delivered after a restart.
+    pub duplicates: u64,
 }
 
 /// Runs the rules over events; implements [`Detector`] for the pipeline.
@@ -77,6 +85,10 @@ pub struct Detection {
     /// One reorder buffer per input stream (file, or topic partition): each stream is in
     /// event-time order on its own, whatever the others do.
     reorder: BTreeMap<String, ReorderBuffer>,
+    /// Per Kafka input partition (`topic/partition`), the position (offset, envelope index) of
+    /// the latest record judged: records arrive in offset order, so one at or before it is a
+    /// re-delivery and is dropped.
+    seen: BTreeMap<String, (i64, u32)>,
     settings: DetectionSettings,
     stats: DetectionStats,
     since_sweep: u64,
@@ -95,6 +107,7 @@ impl Detection {
             inventory,
             states: DashMap::new(),
             reorder: BTreeMap::new(),
+            seen: BTreeMap::new(),
             settings: DetectionSettings { shards: settings.shards.max(1), ..settings },
             stats: DetectionStats::default(),
             since_sweep: 0,
@@ -119,6 +132,28 @@ impl Detection {
     /// Names of the rules in use.
     pub fn rule_names(&self) -> Vec<&'static str> {
         self.rules.iter().map(|rule| rule.name()).collect()
+    }
+
+    /// Judges one event at once, without the reorder buffer: for callers whose events are already
+    /// in event-time order (`tokenwatch bench`, the benches). The rules, state, suppression and
+    /// counters are those of [`Detector::process`]; the alerts the event raises go to `alerts`.
+    pub fn judge_one(&mut self, event: &Event, alerts: &mut Vec<Alert>) {
+        if event.token_id.is_none() {
+            self.stats.events_without_token += 1;
+            return;
+        }
+        self.stats.events_judged += 1;
+        let mut counters = ShardCounters::default();
+        let first = alerts.len();
+        judge_event(&self.rules, &self.inventory, &self.states, &self.settings, event, alerts, &mut counters);
+        self.stats.allowlisted += counters.allowlisted;
+        self.stats.suppressed += counters.suppressed;
+        alerts[first..].sort_by(|a, b| (&a.time, &a.alert_id, a.count).cmp(&(&b.time, &b.alert_id, b.count)));
+        self.since_sweep += 1;
+        if self.since_sweep >= self.sweep_interval() {
+            self.since_sweep = 0;
+            self.sweep(event.time_us);
+        }
     }
 
     fn judge(&mut self, events: Vec<Event>, alerts: &mut Vec<Alert>) {
@@ -167,10 +202,15 @@ impl Detection {
         raised.sort_by(|a, b| (&a.time, &a.alert_id, a.count).cmp(&(&b.time, &b.alert_id, b.count)));
         alerts.extend(raised);
         self.since_sweep += events.len() as u64;
-        if self.since_sweep >= 100_000 {
+        if self.since_sweep >= self.sweep_interval() {
             self.since_sweep = 0;
             self.sweep(events.last().map_or(i64::MIN, |e| e.time_us));
         }
+    }
+
+    /// Events between two sweeps: [`SWEEP_EVERY`], or the number of tokens held if larger.
+    fn sweep_interval(&self) -> u64 {
+        SWEEP_EVERY.max(self.states.len() as u64)
     }
 
     /// Frees the memory of tokens idle longer than `idle_evict` (their next use would start
@@ -178,7 +218,7 @@ impl Detection {
     fn sweep(&mut self, now_us: i64) {
         let horizon = now_us.saturating_sub(self.settings.idle_evict_us);
         let before = self.states.len();
-        self.states.retain(|_, state| state.last_seen_us >= horizon || !state.open_alerts.is_empty());
+        self.states.retain(|_, state| state.last_seen_us >= horizon || state.has_open_alerts());
         self.stats.evicted += (before - self.states.len()) as u64;
     }
 }
@@ -204,11 +244,12 @@ impl Detector for Detection {
     fn process(&mut self, events: Vec<Event>, alerts: &mut Vec<Alert>) {
         let mut ready = Vec::with_capacity(events.len());
         for event in events {
-            let stream = stream_of(&event.origin);
-            let lateness = self.settings.lateness_us;
-            let buffer = self.reorder.entry(stream).or_insert_with(|| ReorderBuffer::new(lateness));
+            if self.is_redelivery(&event.origin) {
+                self.stats.duplicates += 1;
+                continue;
+            }
             // Late events go straight to judgement: older than anything the stream still holds.
-            buffer.push(event, &mut ready);
+            self.buffer_of(&event.origin).push(event, &mut ready);
         }
         for buffer in self.reorder.values_mut() {
             buffer.release(&mut ready);
@@ -224,6 +265,7 @@ impl Detector for Detection {
             ("events_without_token", stats.events_without_token),
             ("allowlisted", stats.allowlisted),
             ("suppressed", stats.suppressed),
+            ("duplicates", stats.duplicates),
         ]
     }
 
@@ -237,10 +279,10 @@ impl Detector for Detection {
         let mut closing: Vec<(u64, Vec<Alert>)> = self
             .states
             .iter_mut()
-            .filter(|entry| !entry.open_alerts.is_empty())
+            .filter(|entry| entry.has_open_alerts())
             .map(|mut entry| {
                 let key = *entry.key();
-                let open = std::mem::take(&mut entry.open_alerts);
+                let open = entry.take_open_alerts();
                 (key, open.into_iter().filter(|o| o.dirty).map(|o| *o.alert).collect())
             })
             .collect();
@@ -248,6 +290,109 @@ impl Detector for Detection {
         let mut closed: Vec<Alert> = closing.into_iter().flat_map(|(_, alerts)| alerts).collect();
         closed.sort_by(|a, b| (&a.time, &a.alert_id, a.count).cmp(&(&b.time, &b.alert_id, b.count)));
         alerts.extend(closed);
+    }
+}
+
+/// What a checkpoint holds of a [`Detection`]: every token's state, the events held for
+/// ordering, the re-delivery positions and the counters. Written with [`Detection::snapshot`],
+/// read back with [`Detection::restore`]; the serde form is the engine's to choose.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct DetectionSnapshot {
+    states: Vec<(u64, TokenState)>,
+    reorder: BTreeMap<String, ReorderBuffer>,
+    seen: BTreeMap<String, (i64, u32)>,
+    stats: DetectionStats,
+    since_sweep: u64,
+}
+
+impl DetectionSnapshot {
+    /// Tokens whose state it holds.
+    pub fn tokens(&self) -> usize {
+        self.states.len()
+    }
+}
+
+/// A borrowed view of a [`Detection`] that serialises as a [`DetectionSnapshot`] without copying
+/// the token states.
+#[derive(Debug)]
+pub struct SnapshotRef<'a>(&'a Detection);
+
+impl serde::Serialize for SnapshotRef<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        struct States<'a>(&'a DashMap<u64, TokenState>);
+        impl serde::Serialize for States<'_> {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_seq(self.0.iter().map(|entry| (*entry.key(), entry.value().clone())))
+            }
+        }
+        let detection = self.0;
+        let mut out = serializer.serialize_struct("DetectionSnapshot", 5)?;
+        out.serialize_field("states", &States(&detection.states))?;
+        out.serialize_field("reorder", &detection.reorder)?;
+        out.serialize_field("seen", &detection.seen)?;
+        out.serialize_field("stats", &detection.stats)?;
+        out.serialize_field("since_sweep", &detection.since_sweep)?;
+        out.end()
+    }
+}
+
+impl Detection {
+    /// A serialisable view of everything the runner holds (see [`DetectionSnapshot`]).
+    pub fn snapshot(&self) -> SnapshotRef<'_> {
+        SnapshotRef(self)
+    }
+
+    /// Replaces everything the runner holds with `snapshot`'s, so that judging resumes exactly
+    /// where the snapshot was taken. Held events take the running `lateness`.
+    pub fn restore(&mut self, snapshot: DetectionSnapshot) {
+        self.states = snapshot.states.into_iter().collect();
+        self.reorder = snapshot.reorder;
+        for buffer in self.reorder.values_mut() {
+            buffer.set_lateness(self.settings.lateness_us);
+        }
+        self.seen = snapshot.seen;
+        self.stats = snapshot.stats;
+        self.since_sweep = snapshot.since_sweep;
+    }
+
+    /// Events held for ordering, over every input stream.
+    pub fn held_events(&self) -> usize {
+        self.reorder.values().map(ReorderBuffer::len).sum()
+    }
+
+    /// Whether `origin` is a Kafka record at or before the latest one judged from its partition
+    /// (and records it as the latest otherwise).
+    fn is_redelivery(&mut self, origin: &Origin) -> bool {
+        let Origin::Kafka { topic, partition, offset, index } = origin else { return false };
+        let position = (*offset, index.unwrap_or(0));
+        let key = format!("{topic}/{partition}");
+        match self.seen.get_mut(&key) {
+            Some(latest) if *latest >= position => true,
+            Some(latest) => {
+                *latest = position;
+                false
+            }
+            None => {
+                self.seen.insert(key, position);
+                false
+            }
+        }
+    }
+}
+
+impl Detection {
+    /// The reorder buffer of `origin`'s input stream (created on its first event). A file's is
+    /// found by name without allocating: this runs once per event.
+    fn buffer_of(&mut self, origin: &Origin) -> &mut ReorderBuffer {
+        let lateness = self.settings.lateness_us;
+        if let Origin::File { file, .. } = origin {
+            if !self.reorder.contains_key(&**file) {
+                self.reorder.insert(file.to_string(), ReorderBuffer::new(lateness));
+            }
+            return self.reorder.get_mut(&**file).unwrap_or_else(|| unreachable!("inserted above"));
+        }
+        self.reorder.entry(stream_of(origin)).or_insert_with(|| ReorderBuffer::new(lateness))
     }
 }
 
@@ -288,7 +433,7 @@ fn judge_event(
         inventory: record.map(|r| &**r),
         first_seen_us: known.then_some(state.first_seen_us),
         last_seen_us: known.then_some(state.last_seen_us),
-        events_seen: state.events,
+        events_seen: u64::from(state.events),
     };
     let mut findings = Vec::new();
     for (index, rule) in rules.iter().enumerate() {
@@ -307,15 +452,16 @@ fn judge_event(
     }
     state.last_seen_us = state.last_seen_us.max(event.time_us);
     state.first_seen_us = state.first_seen_us.min(event.time_us);
-    state.events += 1;
+    state.commit_uses(event);
+    state.events = state.events.saturating_add(1);
 }
 
 /// Emits (final counts) and removes the token's open alerts whose window closed by `now_us`.
 fn emit_closed_windows(state: &mut TokenState, now_us: i64, out: &mut Vec<Alert>) {
-    if state.open_alerts.is_empty() {
+    if !state.has_open_alerts() {
         return;
     }
-    state.open_alerts.retain(|open| {
+    state.open_alerts_mut().retain(|open| {
         if open.until_us > now_us {
             return true;
         }
@@ -335,7 +481,7 @@ fn raise(
     out: &mut Vec<Alert>,
     counters: &mut ShardCounters,
 ) {
-    if let Some(open) = state.open_alerts.iter_mut().find(|open| open.rule == index) {
+    if let Some(open) = state.open_alerts_mut().iter_mut().find(|open| open.rule == index) {
         counters.suppressed += 1;
         open.alert.count += 1;
         open.dirty = true;
@@ -363,7 +509,7 @@ fn raise(
         evidence: finding.evidence,
     };
     out.push(alert.clone());
-    state.open_alerts.push(OpenAlert {
+    state.open_alerts_mut().push(OpenAlert {
         rule: index,
         until_us: ctx.event.time_us.saturating_add(rule.suppress_for_us()),
         dirty: false,
@@ -427,6 +573,63 @@ mod tests {
         let mut keys: Vec<_> = alerts.into_iter().map(|a| (a.alert_id, a.rule, a.count, a.event_ids)).collect();
         keys.sort();
         keys
+    }
+
+    #[test]
+    fn a_restored_snapshot_judges_on_exactly_as_without_the_restart() {
+        let hour = 3_600_000_000i64;
+        let events: Vec<Event> = (0..40)
+            .map(|n| {
+                let mut e = event(&format!("e{n}"), n * 5 * hour);
+                e.token_id = Some(format!("tok-{}", n % 3));
+                e
+            })
+            .collect();
+        let settings = DetectionSettings { lateness_us: hour, ..DetectionSettings::default() };
+        let config = RulesConfig::builtin().unwrap();
+        let inventory = Arc::new(Inventory::empty());
+        let run = |detection: &mut Detection, events: &[Event], alerts: &mut Vec<Alert>| {
+            detection.process(events.to_vec(), alerts);
+        };
+        let mut straight = Detection::new(&config, Arc::clone(&inventory), settings);
+        let mut expected = Vec::new();
+        run(&mut straight, &events, &mut expected);
+        straight.finish(&mut expected);
+
+        let mut first = Detection::new(&config, Arc::clone(&inventory), settings);
+        let mut alerts = Vec::new();
+        run(&mut first, &events[..17], &mut alerts);
+        assert!(first.held_events() > 0, "the checkpoint should carry held events");
+        let bytes = serde_json::to_vec(&first.snapshot()).unwrap();
+        let mut second = Detection::new(&config, inventory, settings);
+        second.restore(serde_json::from_slice(&bytes).unwrap());
+        assert_eq!(second.tokens_tracked(), first.tokens_tracked());
+        run(&mut second, &events[17..], &mut alerts);
+        second.finish(&mut alerts);
+        assert!(!expected.is_empty());
+        assert_eq!(sorted(alerts), sorted(expected));
+    }
+
+    #[test]
+    fn redelivered_kafka_records_are_judged_once() {
+        let settings = DetectionSettings { lateness_us: 0, ..DetectionSettings::default() };
+        let mut detection = Detection::new(&RulesConfig::builtin().unwrap(), Arc::new(Inventory::empty()), settings);
+        let kafka = |id: &str, offset: i64| {
+            let mut e = event(id, offset * 1_000_000);
+            e.origin = Origin::Kafka { topic: Arc::from("okta"), partition: 0, offset, index: None };
+            e
+        };
+        let mut alerts = Vec::new();
+        detection.process((0..5).map(|n| kafka(&format!("e{n}"), n)).collect(), &mut alerts);
+        // A restart re-delivers offsets 2..5 before going on; another partition is not affected.
+        detection.process((2..8).map(|n| kafka(&format!("e{n}"), n)).collect(), &mut alerts);
+        let mut other = kafka("x", 3);
+        other.origin = Origin::Kafka { topic: Arc::from("okta"), partition: 1, offset: 3, index: None };
+        detection.process(vec![other], &mut alerts);
+        detection.finish(&mut alerts);
+        let stats = detection.stats();
+        assert_eq!(stats.duplicates, 3);
+        assert_eq!(stats.events_judged, 9);
     }
 
     #[test]

@@ -134,6 +134,17 @@ impl Inventory {
         }
     }
 
+    /// Removes the record with this inventory id (a tombstone on the inventory topic); whether
+    /// there was one.
+    pub fn remove(&mut self, inventory_id: &str) -> bool {
+        let before = self.by_token.len() + self.by_client.len();
+        self.by_token.retain(|_, record| record.inventory_id != inventory_id);
+        self.by_client.retain(|_, record| record.inventory_id != inventory_id);
+        let removed = before - (self.by_token.len() + self.by_client.len());
+        self.len -= removed;
+        removed > 0
+    }
+
     /// Records indexed.
     pub fn len(&self) -> usize {
         self.len

@@ -15,7 +15,7 @@ use tokenwatch_schemas::Event;
 /// A held event. Its order is derived from the event itself — event time, then event id, source
 /// and token — so it is total and independent of where the event was read; the arrival number only
 /// breaks ties between events equal in all of those.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct Pending {
     arrival: u64,
     event: Event,
@@ -45,8 +45,9 @@ impl Ord for Pending {
     }
 }
 
-/// Holds events until the watermark passes them.
-#[derive(Debug)]
+/// Holds events until the watermark passes them. Serialisable, so the held events survive a
+/// checkpoint and restart.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct ReorderBuffer {
     lateness_us: i64,
     heap: BinaryHeap<Reverse<Pending>>,
@@ -101,6 +102,11 @@ impl ReorderBuffer {
             self.released_up_to_us = self.released_up_to_us.max(pending.event.time_us);
             out.push(pending.event);
         }
+    }
+
+    /// Changes the bound (a restored buffer takes the running configuration's).
+    pub fn set_lateness(&mut self, lateness_us: i64) {
+        self.lateness_us = lateness_us;
     }
 
     /// Events held.

@@ -16,6 +16,18 @@ pub enum Severity {
     Critical,
 }
 
+impl Severity {
+    /// The snake_case name (as in JSON, metrics and Kafka headers).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
 /// One alert, as written to the alert output (JSON lines) and the alert topic.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {

@@ -19,7 +19,9 @@ use crate::time::format_rfc3339_micros;
 /// Invariants: `time_us` is event time in microseconds since the Unix epoch, UTC (never the time of
 /// ingestion); `event_id` is never empty (the vendor's own id, or a content hash prefixed `tw-` when
 /// the vendor gives none); no field carries a raw secret (see [`crate::secrets`]).
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Its serde form is compact and internal (checkpoints); the public JSON form is [`EventRecord`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     /// Event time, microseconds since 1970-01-01T00:00:00Z.
     pub time_us: i64,
@@ -379,6 +381,42 @@ impl Event {
         }
     }
 
+    /// The event back from its JSON form; `None` when `time` is not an RFC 3339 timestamp.
+    pub fn from_record(record: EventRecord) -> Option<Event> {
+        let time_us = crate::time::parse_str(&record.time, crate::time::TimeFormat::Rfc3339)?;
+        Some(Event {
+            time_us,
+            source: Arc::from(record.source),
+            class: record.class,
+            event_id: record.event_id,
+            action: record.action,
+            outcome: record.outcome,
+            token_id: record.token_id,
+            token_kind: record.token_kind,
+            subject: record.subject,
+            client_id: record.client_id,
+            session_id: record.session_id,
+            src_ip: record.src_ip,
+            geo: record.geo,
+            asn: record.asn,
+            as_org: record.as_org,
+            user_agent: record.user_agent,
+            device_id: record.device_id,
+            scopes: record.scopes,
+            resource: record.resource,
+            http_status: record.http_status,
+            tenant: record.tenant,
+            origin: record.origin,
+        })
+    }
+
+    /// Parses one event from its JSON form (as [`Event::write_json`] writes it).
+    pub fn from_json(bytes: &[u8]) -> Result<Event, String> {
+        let record: EventRecord = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        let time = record.time.clone();
+        Event::from_record(record).ok_or_else(|| format!("`time`: `{time}` is not an RFC 3339 timestamp"))
+    }
+
     /// Writes the event as one line of JSON (no trailing newline) into `out`.
     pub fn write_json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
         serde_json::to_writer(out, &self.to_record())
@@ -401,6 +439,38 @@ mod tests {
             assert_eq!(EventClass::parse(class.as_str()), Some(*class));
         }
         assert_eq!(TokenKind::parse("bogus"), None);
+    }
+
+    #[test]
+    fn events_round_trip_through_their_json_form() {
+        let event = Event {
+            time_us: 1_700_000_000_123_456,
+            source: Arc::from("okta"),
+            class: EventClass::Authentication,
+            event_id: "e1".into(),
+            action: Some("user.session.start".into()),
+            outcome: Outcome::Success,
+            token_id: Some("fp:abc".into()),
+            token_kind: TokenKind::Session,
+            subject: Some("ana@example.com".into()),
+            client_id: None,
+            session_id: None,
+            src_ip: Some("81.2.69.142".parse().unwrap()),
+            geo: None,
+            asn: Some(64500),
+            as_org: None,
+            user_agent: None,
+            device_id: None,
+            scopes: vec!["read".into(), "write".into()],
+            resource: None,
+            http_status: Some(200),
+            tenant: None,
+            origin: Origin::Kafka { topic: Arc::from("okta-logs"), partition: 1, offset: 42, index: Some(2) },
+        };
+        let mut json = Vec::new();
+        event.write_json(&mut json).unwrap();
+        assert_eq!(Event::from_json(&json).unwrap(), event);
+        assert!(Event::from_json(br#"{"time":"yesterday"}"#).is_err());
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! - [`event`]: the event model, field by field;
 //! - [`arrow`]: its Arrow schema and a batch builder;
 //! - [`mapping`]: declarative source mappings (built-in ones live in `schemas/mappings/*.toml`);
-//! - [`normalize`]: bytes → events or dead letters;
+//! - [`normalize`]: bytes → events or dead letters, through a borrowed JSON tree ([`json`]);
 //! - [`secrets`]: keyed fingerprints and redaction, so no raw credential leaves normalisation;
 //! - [`geo`]: IP geolocation; [`time`]: timestamp parsing.
 
@@ -18,6 +18,7 @@ pub mod dead_letter;
 mod error;
 pub mod event;
 pub mod geo;
+pub mod json;
 pub mod mapping;
 pub mod normalize;
 pub mod secrets;

@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::Result;
 use crate::dead_letter::{DeadLetter, DeadLetterReason, Rejection};
 use crate::event::{Event, Origin};
+use crate::json::Node;
 use crate::mapping::path::FieldPath;
 use crate::mapping::{Mapping, NormalizeContext, SourceRegistry};
 
@@ -87,8 +88,8 @@ impl Normalizer {
             }));
             return;
         }
-        match serde_json::from_slice::<Value>(bytes) {
-            Ok(value) => self.normalize_value(value, origin, out),
+        match Node::parse(bytes) {
+            Ok(record) => self.normalize_node(&record, origin, out),
             Err(error) => {
                 let text = String::from_utf8_lossy(bytes);
                 out(Normalized::DeadLetter(DeadLetter {
@@ -104,77 +105,87 @@ impl Normalizer {
 
     /// Normalises an already parsed record.
     pub fn normalize_value(&self, value: Value, origin: &Origin, out: &mut dyn FnMut(Normalized)) {
-        match value {
-            Value::Array(items) => {
-                for (index, item) in items.into_iter().enumerate() {
+        self.normalize_node(&Node::from_value(&value), origin, out);
+    }
+
+    /// Normalises a record parsed as a borrowed tree ([`Node::parse`]).
+    pub fn normalize_node(&self, record: &Node<'_>, origin: &Origin, out: &mut dyn FnMut(Normalized)) {
+        match record {
+            Node::Array(items) => {
+                for (index, item) in items.iter().enumerate() {
                     let origin = origin.with_index(index as u32);
                     self.normalize_element(item, &origin, out);
                 }
             }
-            Value::Object(_) => self.normalize_top_object(&value, origin, out),
+            Node::Object(_) => self.normalize_top_object(record, origin, out),
             other => self.normalize_element(other, origin, out),
         }
     }
 
     /// A top-level object is one record when a layout recognises it; otherwise, if it wraps
     /// records in an envelope (`Records`, `data.events`), each wrapped record is one.
-    fn normalize_top_object(&self, record: &Value, origin: &Origin, out: &mut dyn FnMut(Normalized)) {
+    fn normalize_top_object(&self, record: &Node<'_>, origin: &Origin, out: &mut dyn FnMut(Normalized)) {
         let direct = self.detect(record);
         if direct.is_none()
             && let Some(records) = self.envelopes.iter().find_map(|path| path.first(record)?.as_array())
         {
             for (index, item) in records.iter().enumerate() {
                 let origin = origin.with_index(index as u32);
-                self.normalize_element(item.clone(), &origin, out);
+                self.normalize_element(item, &origin, out);
             }
             return;
         }
-        out(self.normalize_object(record, origin));
+        out(self.normalize_detected(record, origin, direct));
     }
 
-    fn normalize_element(&self, value: Value, origin: &Origin, out: &mut dyn FnMut(Normalized)) {
+    fn normalize_element(&self, value: &Node<'_>, origin: &Origin, out: &mut dyn FnMut(Normalized)) {
         if value.is_object() {
-            out(self.normalize_object(&value, origin));
+            out(self.normalize_detected(value, origin, self.detect(value)));
             return;
         }
-        let kind = match &value {
-            Value::Array(_) => "an array nested in an array",
-            Value::String(_) => "a string",
-            Value::Number(_) => "a number",
-            Value::Bool(_) => "a boolean",
-            Value::Null => "null",
-            Value::Object(_) => "an object",
+        let kind = match value {
+            Node::Array(_) => "an array nested in an array",
+            Node::String(_) => "a string",
+            Node::Number(_) => "a number",
+            Node::Bool(_) => "a boolean",
+            Node::Null => "null",
+            Node::Object(_) => "an object",
         };
         out(self.dead_letter(
             origin,
             Rejection::new(DeadLetterReason::NotAnObject, format!("record is {kind}, not a JSON object")),
             None,
-            value,
+            value.to_value(),
         ));
     }
 
-    /// Normalises one JSON object.
-    fn normalize_object(&self, record: &Value, origin: &Origin) -> Normalized {
-        let mapping = match self.choose_layout(record) {
+    /// Normalises one JSON object, given the layout its shape matched (if any).
+    fn normalize_detected(&self, record: &Node<'_>, origin: &Origin, detected: Option<&Arc<Mapping>>) -> Normalized {
+        let mapping = match self.choose_layout(record, detected) {
             Ok(mapping) => mapping,
-            Err(rejection) => return self.dead_letter(origin, rejection, None, record.clone()),
+            Err(rejection) => return self.dead_letter(origin, rejection, None, record.to_value()),
         };
-        match mapping.apply(record, &self.ctx, origin.clone()) {
+        match mapping.apply_node(record, &self.ctx, origin.clone()) {
             Ok(event) => Normalized::Event(event),
-            Err(rejection) => self.dead_letter(origin, rejection, Some(mapping.qualified_name()), record.clone()),
+            Err(rejection) => self.dead_letter(origin, rejection, Some(mapping.qualified_name()), record.to_value()),
         }
     }
 
     /// The first candidate layout whose detection matches.
-    fn detect(&self, record: &Value) -> Option<&Arc<Mapping>> {
+    fn detect(&self, record: &Node<'_>) -> Option<&Arc<Mapping>> {
         match &self.forced {
-            Some(layouts) => layouts.iter().find(|mapping| mapping.matches(record)),
-            None => self.registry.detect(record),
+            Some(layouts) => layouts.iter().find(|mapping| mapping.matches_node(record)),
+            None => self.registry.detect_node(record),
         }
     }
 
-    fn choose_layout(&self, record: &Value) -> Result<&Arc<Mapping>, Rejection> {
-        if let Some(mapping) = self.detect(record) {
+    /// The detected layout, else the one the user forced, else a rejection.
+    fn choose_layout<'m>(
+        &'m self,
+        record: &Node<'_>,
+        detected: Option<&'m Arc<Mapping>>,
+    ) -> Result<&'m Arc<Mapping>, Rejection> {
+        if let Some(mapping) = detected {
             return Ok(mapping);
         }
         match &self.forced {
@@ -188,8 +199,7 @@ impl Normalizer {
                 ))
             }
             None => {
-                let keys: Vec<&str> =
-                    record.as_object().map(|o| o.keys().take(8).map(String::as_str).collect()).unwrap_or_default();
+                let keys: Vec<&str> = record.sorted_keys().into_iter().take(8).collect();
                 Err(Rejection::new(
                     DeadLetterReason::UnknownSource,
                     format!(

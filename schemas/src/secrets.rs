@@ -191,19 +191,44 @@ impl Redactor {
         &self.fingerprinter
     }
 
-    /// Cheap pre-check: can `text` contain anything [`Self::scrub_str`] would replace?
+    /// Cheap pre-check, one pass over the bytes: can `text` contain anything [`Self::scrub_str`]
+    /// would replace? A superset of what the patterns need: `=` (query parameters), `eyJ` (JWTs),
+    /// an authorisation scheme word (`bearer`, `basic`, `token`, `digest`, `dpop`), or `:` with a
+    /// header or JSON key word (`authorization`, `cookie`, `key`, `token`, `password`, `secret`),
+    /// ASCII case-insensitively; any non-ASCII byte (Unicode case folding) defers to the patterns.
     fn might_contain_secret(text: &str) -> bool {
+        /// Whether `rest` starts with `word` (lowercase), ASCII case-insensitively.
+        fn starts(rest: &[u8], word: &[u8]) -> bool {
+            rest.len() >= word.len() && rest[..word.len()].eq_ignore_ascii_case(word)
+        }
         let bytes = text.as_bytes();
         if bytes.len() < 8 {
             return false;
         }
-        bytes.contains(&b'=')
-            || bytes.contains(&b':')
-            || bytes.windows(3).any(|w| w == b"eyJ")
-            || bytes.windows(5).any(|w| {
-                let w = [w[0] | 0x20, w[1] | 0x20, w[2] | 0x20, w[3] | 0x20, w[4] | 0x20];
-                &w == b"earer" || &w == b"basic" || &w == b"token" || &w == b"diges" || &w == b"dpop "
-            })
+        let mut colon = false;
+        let mut key_word = false;
+        for (at, &byte) in bytes.iter().enumerate() {
+            let rest = &bytes[at..];
+            match byte {
+                b'=' => return true,
+                b':' => colon = true,
+                0x80.. => return true,
+                b'e' if rest.starts_with(b"eyJ") => return true,
+                _ => {}
+            }
+            match byte | 0x20 {
+                b'b' if starts(rest, b"bearer") || starts(rest, b"basic") => return true,
+                b't' if starts(rest, b"token") => return true,
+                b'd' if starts(rest, b"digest") || starts(rest, b"dpop") => return true,
+                b'a' if !key_word && starts(rest, b"authorization") => key_word = true,
+                b'c' if !key_word && starts(rest, b"cookie") => key_word = true,
+                b'k' if !key_word && starts(rest, b"key") => key_word = true,
+                b'p' if !key_word && starts(rest, b"password") => key_word = true,
+                b's' if !key_word && starts(rest, b"secret") => key_word = true,
+                _ => {}
+            }
+        }
+        colon && key_word
     }
 
     /// Replaces every credential found in `text` with its fingerprint.

@@ -13,7 +13,9 @@
 //!   nanoseconds), or fixed with an explicit format.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Number, Value};
+
+use crate::json::Node;
 
 /// How a mapping's time field is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -43,16 +45,30 @@ const MAX_TIME_US: i64 = 253_402_300_799_000_000;
 
 /// Parses a JSON value holding a timestamp into microseconds since the epoch (UTC).
 pub fn parse_value(value: &Value, format: TimeFormat) -> Option<i64> {
-    let micros = match value {
-        Value::String(text) => parse_str(text, format)?,
-        Value::Number(number) => match format {
-            TimeFormat::Auto => epoch_auto(number.as_f64()?, number.as_i64())?,
-            TimeFormat::EpochS | TimeFormat::EpochMs | TimeFormat::EpochUs | TimeFormat::EpochNs => {
-                epoch_with_unit(number.as_f64()?, number.as_i64(), format)?
-            }
-            TimeFormat::Rfc3339 | TimeFormat::Clf => return None,
-        },
-        _ => return None,
+    match value {
+        Value::String(text) => parse_str(text, format),
+        Value::Number(number) => parse_number(number, format),
+        _ => None,
+    }
+}
+
+/// [`parse_value`] for a value of a borrowed tree (what the normaliser parses records into).
+pub fn parse_node(value: &Node<'_>, format: TimeFormat) -> Option<i64> {
+    match value {
+        Node::String(text) => parse_str(text, format),
+        Node::Number(number) => parse_number(number, format),
+        _ => None,
+    }
+}
+
+/// A JSON number as a timestamp: epoch seconds to nanoseconds (`auto` guesses the unit).
+fn parse_number(number: &Number, format: TimeFormat) -> Option<i64> {
+    let micros = match format {
+        TimeFormat::Auto => epoch_auto(number.as_f64()?, number.as_i64())?,
+        TimeFormat::EpochS | TimeFormat::EpochMs | TimeFormat::EpochUs | TimeFormat::EpochNs => {
+            epoch_with_unit(number.as_f64()?, number.as_i64(), format)?
+        }
+        TimeFormat::Rfc3339 | TimeFormat::Clf => return None,
     };
     (MIN_TIME_US..=MAX_TIME_US).contains(&micros).then_some(micros)
 }

@@ -1,11 +1,12 @@
 //! `burst`: a token's call rate over a sliding one-minute window far above its own baseline.
 //!
-//! **State per token** ([`RateState`], 40 bytes inline on 64-bit targets, budget 48, asserted by a
-//! test): two fixed one-minute buckets of event time (the current minute's count and the previous
-//! minute's), whether the current minute already fired, the token's baseline (an EWMA of its
-//! completed per-minute counts, `f32`) with the number of minutes folded into it, and the id of the
-//! current minute's first event. Heap: that one id (an event id's length, ~36 bytes for a UUID),
-//! replaced once a minute while the token is active.
+//! **State per token** ([`RateState`], 24 bytes in the token's core, asserted by a test): two
+//! fixed one-minute buckets of event time (the current minute's count and the previous minute's),
+//! whether the current minute already fired, and the token's baseline (an EWMA of its completed
+//! per-minute counts, `f32`) with the number of minutes folded into it. The current minute's first
+//! event (for the alert's `event_ids`) is the token's [`UseSlot::Burst`] record: the token's latest
+//! use, shared with the other rules, unless the token made several calls this minute, in which case
+//! the record moves to the token's rarely needed part until the next minute.
 //!
 //! **Rate**: the sliding one-minute window is estimated from the two buckets,
 //! `previous × (1 − elapsed fraction of the current minute) + current` (the current event
@@ -47,7 +48,7 @@ use tokenwatch_schemas::time::format_rfc3339_micros;
 use crate::config::{Allowlist, RuleFile, Thresholds, micros};
 use crate::rule::{Finding, Rule, RuleContext};
 use crate::rules::rule_settings;
-use crate::state::TokenState;
+use crate::state::{TokenCore, TokenState, UseSlot};
 
 /// One minute in microseconds.
 const MINUTE_US: i64 = 60_000_000;
@@ -96,11 +97,9 @@ impl Thresholds for BurstThresholds {
     }
 }
 
-/// Per-token state of the rule (40 bytes inline; see the module documentation).
+/// Per-token state of the rule (24 bytes; see the module documentation).
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RateState {
-    /// Id of the current minute's first event (event ids of a finding).
-    first_event: Option<Box<str>>,
     /// The current minute bucket: event time in minutes since the epoch.
     minute: i64,
     /// Events in the current minute.
@@ -134,7 +133,6 @@ impl RateState {
         self.previous = if minute == self.minute + 1 { self.current } else { 0 };
         self.current = 0;
         self.fired = false;
-        self.first_event = None;
         self.minute = minute;
     }
 }
@@ -162,6 +160,7 @@ impl Rule for Burst {
         let time = ctx.event.time_us;
         let minute = time.div_euclid(MINUTE_US);
         let learning = ctx.learning(micros(thresholds.learning_period));
+        let state: &mut TokenCore = state;
         let rate = &mut state.rate;
         if rate.current == 0 {
             // Nothing counted yet: the token's first event for this rule.
@@ -179,9 +178,12 @@ impl Rule for Burst {
             rate.roll(minute, cap, thresholds.baseline_weight);
         }
         rate.current = rate.current.saturating_add(1);
-        if rate.current == 1 {
-            rate.first_event = Some(ctx.event.event_id.as_str().into());
+        // The minute's first event: recalled from the next event on, so this one knows it is.
+        let first_of_minute = rate.current == 1;
+        if first_of_minute {
+            state.remember(UseSlot::Burst);
         }
+        let rate = &mut state.rate;
         if rate.fired {
             return;
         }
@@ -201,10 +203,11 @@ impl Rule for Burst {
         }
         rate.fired = true;
         let mut event_ids = Vec::with_capacity(2);
-        if let Some(first) = rate.first_event.as_deref()
+        if !first_of_minute
+            && let Some(first) = state.recalled(UseSlot::Burst).map(|first| first.event_id())
             && first != ctx.event.event_id
         {
-            event_ids.push(first.to_string());
+            event_ids.push(first.into_owned());
         }
         event_ids.push(ctx.event.event_id.clone());
         findings.push(Finding {
@@ -265,9 +268,7 @@ mod tests {
 
     #[test]
     fn rate_state_fits_its_budget() {
-        assert!(std::mem::size_of::<RateState>() <= 48, "{}", std::mem::size_of::<RateState>());
-        #[cfg(target_pointer_width = "64")]
-        assert_eq!(std::mem::size_of::<RateState>(), 40, "update the module documentation");
+        assert_eq!(std::mem::size_of::<RateState>(), 24, "update the module documentation");
     }
 
     #[test]

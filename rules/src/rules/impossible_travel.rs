@@ -1,11 +1,13 @@
 //! `impossible_travel`: consecutive uses of one token from places farther apart than a traveller
 //! could go in the time between them.
 //!
-//! **State per token** ([`TravelState`], 56 bytes inline, asserted in a test): the token's last
-//! located use — event time (`i64`), latitude and longitude (`f32`, about a metre of precision),
-//! accuracy radius (`u16` km) — and one boxed string holding that use's IP, country, city and event
-//! id (needed for the alert's `event_ids` and evidence; about 30 bytes plus the id, on the heap);
-//! plus up to 4 learned place pairs (`u32` hash of the unordered pair of places and a `u8` count).
+//! **State per token** ([`TravelState`], 12 bytes in the token's core, asserted in a test): the
+//! latitude and longitude (`f32`, about a metre of precision) and accuracy radius (`u16` km) of the
+//! token's last located use; that use's time, IP, country, city and event id (for the alert's
+//! `event_ids` and evidence) are its [`UseSlot::Travel`] record, usually the token's latest use,
+//! shared with the other rules. Learned place pairs ([`TravelExtra`]: up to 4 `u32` hashes of
+//! unordered pairs of places, with `u8` counts, 20 bytes) live in the token's rarely needed part,
+//! allocated on a token's first impossible jump.
 //!
 //! **What fires**: an event with coordinates (`geo.lat` and `geo.lon`; events without them, with
 //! out-of-range ones or with the `(0, 0)` placeholder are ignored) whose distance from the token's
@@ -35,13 +37,13 @@ use xxhash_rust::xxh3::xxh3_64;
 use crate::config::{Allowlist, RuleFile, Thresholds};
 use crate::rule::{Finding, Rule, RuleContext};
 use crate::rules::rule_settings;
-use crate::state::TokenState;
+use crate::state::{TokenCore, TokenState, UseSlot};
 
 /// Mean Earth radius (IUGG), km.
 const EARTH_RADIUS_KM: f64 = 6371.0088;
 /// Learned place pairs kept per token.
 const PAIRS: usize = 4;
-/// Separates the fields of [`TravelState::about`] (removed from the fields themselves).
+/// Separates the parts of a place key.
 const SEP: char = '\u{1f}';
 
 /// `[thresholds]` of `impossible_travel.toml`.
@@ -76,27 +78,28 @@ impl Thresholds for TravelThresholds {
     }
 }
 
-/// Per-token state of the rule: the last located use and the learned place pairs (56 bytes inline).
+/// Per-token state of the rule: where its last located use was (12 bytes; the use itself is the
+/// token's [`UseSlot::Travel`] record).
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TravelState {
-    /// Event time of the last located use, µs.
-    time_us: i64,
-    /// Its latitude, degrees.
+    /// Latitude of the last located use, degrees.
     lat: f32,
     /// Its longitude, degrees.
     lon: f32,
     /// Its accuracy radius, km (saturating).
     radius_km: u16,
+}
+
+/// Learned place pairs (in the token's rarely needed part).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TravelExtra {
     /// Counts of the learned pairs (saturating), slot for slot with `pairs`.
     pair_counts: [u8; PAIRS],
     /// Hashes of unordered place pairs; 0 is an empty slot.
     pairs: [u32; PAIRS],
-    /// IP, country, city and event id of the last located use, `SEP`-separated (the id last, as is);
-    /// `None` until the token's first located use.
-    about: Option<Box<str>>,
 }
 
-impl TravelState {
+impl TravelExtra {
     /// Impossible jumps counted between the places of `pair`.
     fn pair_count(&self, pair: u32) -> u8 {
         self.pairs.iter().position(|&p| p == pair).map_or(0, |slot| self.pair_counts[slot])
@@ -144,36 +147,40 @@ impl Rule for ImpossibleTravel {
             return;
         }
         let thresholds = &self.file.thresholds;
-        let travel = &mut state.travel;
+        let state: &mut TokenCore = state;
         let radius_km = radius_of(geo.radius_km);
         let country = geo.country.as_deref();
         let city = geo.city.as_deref();
-        if let Some(about) = travel.about.as_deref() {
+        let previous = state.recalled(UseSlot::Travel);
+        let previous_time_us = previous.map(|prev| prev.time_us());
+        let mut jump = None;
+        if let Some(prev) = previous {
+            let travel = &state.travel;
             let (prev_lat, prev_lon) = (f64::from(travel.lat), f64::from(travel.lon));
             let distance = haversine_km(prev_lat, prev_lon, lat, lon);
             let effective = (distance - f64::from(travel.radius_km) - f64::from(radius_km)).max(0.0);
-            let elapsed_us = event.time_us.saturating_sub(travel.time_us);
+            let elapsed_us = event.time_us.saturating_sub(prev.time_us());
             let speed = if elapsed_us <= 0 { f64::INFINITY } else { effective / (elapsed_us as f64 / 3.6e9) };
             if effective > thresholds.min_distance_km && speed > thresholds.max_speed_kmh {
-                let ([prev_ip, prev_country, prev_city], prev_id) = unpack::<3>(about);
                 let pair = pair_key(
-                    place_key(prev_country, prev_city, prev_lat, prev_lon),
+                    place_key(prev.country(), prev.city(), prev_lat, prev_lon),
                     place_key(country, city, lat, lon),
                 );
-                let seen = travel.pair_count(pair);
+                let seen = state.extra().map_or(0, |extra| extra.travel.pair_count(pair));
                 let learned = thresholds.learn_pairs_after > 0 && u32::from(seen) >= thresholds.learn_pairs_after;
                 if !learned {
+                    let prev_id = prev.event_id();
                     let from = json!({
                         "lat": round_to(prev_lat, 4),
                         "lon": round_to(prev_lon, 4),
-                        "country": prev_country,
-                        "city": prev_city,
-                        "ip": prev_ip,
-                        "time": format_rfc3339_micros(travel.time_us),
+                        "country": prev.country(),
+                        "city": prev.city(),
+                        "ip": prev.ip().map(|ip| ip.to_string()),
+                        "time": format_rfc3339_micros(prev.time_us()),
                         "event_id": prev_id,
                     });
                     findings.push(Finding {
-                        event_ids: vec![prev_id.to_string(), event.event_id.clone()],
+                        event_ids: vec![prev_id.into_owned(), event.event_id.clone()],
                         evidence: json!({
                             "distance_km": round_to(distance, 1),
                             "effective_distance_km": round_to(effective, 1),
@@ -185,17 +192,16 @@ impl Rule for ImpossibleTravel {
                         }),
                     });
                 }
-                travel.count_pair(pair);
+                jump = Some(pair);
             }
         }
+        if let Some(pair) = jump {
+            state.extra_mut().travel.count_pair(pair);
+        }
         // A late event (older than the last place) is judged but does not replace it.
-        if travel.about.is_none() || event.time_us >= travel.time_us {
-            let ip = event.src_ip.map(|ip| ip.to_string());
-            travel.time_us = event.time_us;
-            travel.lat = lat as f32;
-            travel.lon = lon as f32;
-            travel.radius_km = radius_km;
-            travel.about = Some(pack(&[ip.as_deref(), country, city], &event.event_id));
+        if previous_time_us.is_none_or(|time_us| event.time_us >= time_us) {
+            state.travel = TravelState { lat: lat as f32, lon: lon as f32, radius_km };
+            state.remember(UseSlot::Travel);
         }
     }
 }
@@ -260,30 +266,6 @@ fn place_evidence(event: &Event, lat: f64, lon: f64) -> Value {
     })
 }
 
-/// Packs optional fields and an id into one string: fields `SEP`-separated (`SEP` removed from
-/// them, absent ones empty), then the id as is.
-fn pack(fields: &[Option<&str>], id: &str) -> Box<str> {
-    let mut packed = String::with_capacity(fields.iter().map(|f| f.map_or(0, str::len) + 1).sum::<usize>() + id.len());
-    for field in fields {
-        packed.extend(field.unwrap_or_default().chars().filter(|&c| c != SEP));
-        packed.push(SEP);
-    }
-    packed.push_str(id);
-    packed.into_boxed_str()
-}
-
-/// The `N` fields (empty ones `None`) and the id of a [`pack`]ed string.
-fn unpack<const N: usize>(packed: &str) -> ([Option<&str>; N], &str) {
-    let mut fields = [None; N];
-    let mut rest = packed;
-    for field in &mut fields {
-        let (value, tail) = rest.split_once(SEP).unwrap_or((rest, ""));
-        *field = (!value.is_empty()).then_some(value);
-        rest = tail;
-    }
-    (fields, rest)
-}
-
 #[cfg(test)]
 mod tests {
     use tokenwatch_schemas::{Alert, Geo, GeoFrom};
@@ -326,8 +308,8 @@ mod tests {
 
     #[test]
     fn state_fits_its_budget() {
-        assert!(std::mem::size_of::<TravelState>() <= 64, "{}", std::mem::size_of::<TravelState>());
-        assert_eq!(std::mem::size_of::<TravelState>(), 56);
+        assert_eq!(std::mem::size_of::<TravelState>(), 12, "update the module documentation");
+        assert_eq!(std::mem::size_of::<TravelExtra>(), 20, "update the module documentation");
     }
 
     #[test]
@@ -501,10 +483,13 @@ mod tests {
                 events_seen: 0,
             };
             rule.evaluate(&ctx, &mut state, &mut findings);
+            // What the runner does once every rule has judged the event.
+            state.commit_uses(&e);
         }
         assert_eq!(findings.len(), 1, "a use before the last one is an infinite speed");
         assert_eq!(findings[0].evidence["speed_kmh"], Value::Null);
-        assert_eq!(state.travel.time_us, 2 * HOUR, "the later London use stays the last place");
+        let last = state.recalled(UseSlot::Travel).unwrap();
+        assert_eq!(last.time_us(), 2 * HOUR, "the later London use stays the last place");
     }
 
     #[test]
@@ -525,13 +510,5 @@ mod tests {
         let d = haversine_km(LONDON.0, LONDON.1, NEW_YORK.0, NEW_YORK.1);
         assert!((5_565.0..5_575.0).contains(&d), "{d}");
         assert_eq!(haversine_km(10.0, 20.0, 10.0, 20.0), 0.0);
-    }
-
-    #[test]
-    fn packed_fields_round_trip() {
-        let packed = pack(&[Some("1.2.3.4"), None, Some("Sa\u{1f}o Paulo")], "id\u{1f}with-sep");
-        let (fields, id) = unpack::<3>(&packed);
-        assert_eq!(fields, [Some("1.2.3.4"), None, Some("Sao Paulo")]);
-        assert_eq!(id, "id\u{1f}with-sep");
     }
 }

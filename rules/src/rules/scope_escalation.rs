@@ -1,14 +1,14 @@
 //! `scope_escalation`: a token or grant requests or uses scopes outside its inventory-approved set
 //! and never seen in its own history, or uses a privileged action for the first time.
 //!
-//! **State per token** ([`ScopeState`], 24 bytes inline on 64-bit targets, budget 32, asserted by a
-//! test): a sorted boxed slice of 32-bit entries, one per scope or privileged action the token is
-//! known to have used (31 bits of XXH3 of the text, actions and scopes hashed with different seeds,
-//! plus a *fresh* bit), and the end of the current *fresh* period. Heap: 4 bytes per remembered
-//! scope or action (an exact allocation, reallocated when an entry is added, which only happens for
-//! a scope or action new to the token), at most `history_size` entries (default 32: 128 bytes). Two
-//! different scopes of a token share a hash with a probability of about `history_size / 2³¹`
-//! (1.5·10⁻⁸ by default), in which case the second is taken as known.
+//! **State per token** ([`ScopeState`], 20 bytes in the token's core, asserted by a test): a
+//! sorted list of 32-bit entries, one per scope or privileged action the token is known to have used
+//! (31 bits of XXH3 of the text, actions and scopes hashed with different seeds, plus a *fresh*
+//! bit), up to 4 inline; a token with more keeps them all in its rarely needed part
+//! ([`ScopeExtra`]: 4 bytes per entry), with the end of the current *fresh* period (set when the
+//! rule fires). At most `history_size` entries (default 32: 128 bytes). Two different scopes of a
+//! token share a hash with a probability of about `history_size / 2³¹` (1.5·10⁻⁸ by default), in
+//! which case the second is taken as known.
 //!
 //! **Fires**, for each event (whatever its outcome: a denied attempt is an attempt):
 //! - *approved list*: the token's inventory record lists approved scopes (`*` wildcards:
@@ -51,7 +51,7 @@ use xxhash_rust::xxh3::xxh3_64_with_seed;
 use crate::config::{Allowlist, RuleFile, Thresholds, micros};
 use crate::rule::{Finding, Rule, RuleContext};
 use crate::rules::rule_settings;
-use crate::state::TokenState;
+use crate::state::{TokenCore, TokenState};
 
 /// Hash seed of scopes.
 const SCOPE_SEED: u64 = 0;
@@ -100,11 +100,26 @@ impl Thresholds for ScopeThresholds {
     }
 }
 
-/// Per-token state of the rule (24 bytes inline; see the module documentation).
+/// Entries kept inline.
+const INLINE: usize = 4;
+/// `len` of a history kept in [`ScopeExtra`].
+const SPILLED: u8 = u8::MAX;
+
+/// Per-token state of the rule (20 bytes; see the module documentation).
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ScopeState {
-    /// `hash << 1 | fresh`, sorted (so sorted by hash).
-    entries: Box<[u32]>,
+    /// `hash << 1 | fresh`, sorted (so sorted by hash): the first `len`.
+    inline: [u32; INLINE],
+    /// Entries inline, or [`SPILLED`].
+    len: u8,
+}
+
+/// The history of a token with more than [`INLINE`] entries, and the fresh period (in the token's
+/// rarely needed part).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ScopeExtra {
+    /// Every entry, sorted, when the history is [`SPILLED`].
+    entries: Vec<u32>,
     /// Event time at which fresh entries become learned (0: none is fresh).
     fresh_until_us: i64,
 }
@@ -120,25 +135,32 @@ enum Known {
     Fresh,
 }
 
-impl ScopeState {
-    /// Scopes and actions remembered.
-    pub fn len(&self) -> usize {
-        self.entries.len()
+/// A token's history, wherever it is kept.
+struct History<'a>(&'a mut TokenCore);
+
+impl History<'_> {
+    fn entries(&self) -> &[u32] {
+        let scopes = &self.0.scopes;
+        if scopes.len == SPILLED {
+            self.0.extra().map_or(&[][..], |extra| extra.scopes.entries.as_slice())
+        } else {
+            &scopes.inline[..usize::from(scopes.len)]
+        }
     }
 
-    /// Whether nothing is remembered.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+    /// Scopes and actions remembered.
+    fn len(&self) -> usize {
+        self.entries().len()
     }
 
     fn find(&self, hash: u32) -> Result<usize, usize> {
-        self.entries.binary_search_by_key(&hash, |entry| entry >> 1)
+        self.entries().binary_search_by_key(&hash, |entry| entry >> 1)
     }
 
     fn known(&self, hash: u32) -> Known {
         match self.find(hash) {
             Err(_) => Known::New,
-            Ok(at) if self.entries[at] & FRESH != 0 => Known::Fresh,
+            Ok(at) if self.entries()[at] & FRESH != 0 => Known::Fresh,
             Ok(_) => Known::Learned,
         }
     }
@@ -146,23 +168,47 @@ impl ScopeState {
     /// Remembers `hash` (learned, or fresh) unless it is known or the history is full.
     fn insert(&mut self, hash: u32, fresh: bool, capacity: usize) {
         let Err(at) = self.find(hash) else { return };
-        if self.entries.len() >= capacity {
+        if self.len() >= capacity {
             return;
         }
-        let mut entries = Vec::with_capacity(self.entries.len() + 1);
-        entries.extend_from_slice(&self.entries[..at]);
-        entries.push(hash << 1 | u32::from(fresh));
-        entries.extend_from_slice(&self.entries[at..]);
-        self.entries = entries.into_boxed_slice();
+        let entry = hash << 1 | u32::from(fresh);
+        let scopes = &mut self.0.scopes;
+        let len = usize::from(scopes.len);
+        if scopes.len == SPILLED {
+            self.0.extra_mut().scopes.entries.insert(at, entry);
+        } else if len < INLINE {
+            scopes.inline.copy_within(at..len, at + 1);
+            scopes.inline[at] = entry;
+            scopes.len += 1;
+        } else {
+            let mut entries = Vec::with_capacity(2 * INLINE);
+            entries.extend_from_slice(&scopes.inline[..at]);
+            entries.push(entry);
+            entries.extend_from_slice(&scopes.inline[at..]);
+            *scopes = ScopeState { inline: [0; INLINE], len: SPILLED };
+            self.0.extra_mut().scopes.entries = entries;
+        }
+    }
+
+    fn fresh_until_us(&self) -> i64 {
+        self.0.extra().map_or(0, |extra| extra.scopes.fresh_until_us)
+    }
+
+    fn set_fresh_until_us(&mut self, time_us: i64) {
+        self.0.extra_mut().scopes.fresh_until_us = time_us;
     }
 
     /// Ends the fresh period if it is over at `time_us`: fresh entries become learned.
     fn settle(&mut self, time_us: i64) {
-        if self.fresh_until_us != 0 && time_us >= self.fresh_until_us {
-            for entry in self.entries.iter_mut() {
-                *entry &= !FRESH;
+        let fresh_until_us = self.fresh_until_us();
+        if fresh_until_us != 0 && time_us >= fresh_until_us {
+            let scopes = &mut self.0.scopes;
+            if scopes.len != SPILLED {
+                scopes.inline.iter_mut().for_each(|entry| *entry &= !FRESH);
             }
-            self.fresh_until_us = 0;
+            let extra = self.0.extra_mut();
+            extra.scopes.entries.iter_mut().for_each(|entry| *entry &= !FRESH);
+            extra.scopes.fresh_until_us = 0;
         }
     }
 }
@@ -190,9 +236,9 @@ fn wildcard_match(pattern: &str, text: &str) -> bool {
     true
 }
 
-/// Whether an approved list covers `scope`.
+/// Whether an approved list covers `scope` (exact entries first: they are most of them).
 fn approved(list: &[String], scope: &str) -> bool {
-    list.iter().any(|pattern| wildcard_match(pattern, scope))
+    list.iter().any(|pattern| pattern == scope) || list.iter().any(|pattern| wildcard_match(pattern, scope))
 }
 
 /// The rule.
@@ -235,7 +281,7 @@ impl Rule for ScopeEscalation {
         let capacity = thresholds.history_size as usize;
         let learning = ctx.learning(micros(thresholds.learning_period));
         let approved_list = ctx.inventory.map(|record| record.scopes.as_slice()).filter(|list| !list.is_empty());
-        let history = &mut state.scopes;
+        let mut history = History(state);
         history.settle(event.time_us);
 
         let mut new_scopes: Vec<&str> = Vec::new();
@@ -277,9 +323,9 @@ impl Rule for ScopeEscalation {
         if new_scopes.is_empty() && privileged_action.is_none() {
             return;
         }
-        if history.fresh_until_us == 0 {
+        if history.fresh_until_us() == 0 {
             // Further uses count into the alert this raises, until its window closes.
-            history.fresh_until_us = event.time_us.saturating_add(self.suppress_for_us()).max(1);
+            history.set_fresh_until_us(event.time_us.saturating_add(self.suppress_for_us()).max(1));
         }
         findings.push(Finding {
             event_ids: vec![event.event_id.clone()],
@@ -331,9 +377,7 @@ mod tests {
 
     #[test]
     fn scope_state_fits_its_budget() {
-        assert!(std::mem::size_of::<ScopeState>() <= 32, "{}", std::mem::size_of::<ScopeState>());
-        #[cfg(target_pointer_width = "64")]
-        assert_eq!(std::mem::size_of::<ScopeState>(), 24, "update the module documentation");
+        assert_eq!(std::mem::size_of::<ScopeState>(), 20, "update the module documentation");
     }
 
     #[test]
@@ -461,22 +505,27 @@ mod tests {
 
     #[test]
     fn history_entries_stay_sorted_and_fresh_entries_settle() {
-        let mut state = ScopeState::default();
-        for text in ["x", "y", "z", "w"] {
-            state.insert(hash(text, SCOPE_SEED), text == "z", 32);
+        for texts in [&["x", "y", "z", "w"][..], &["x", "y", "z", "w", "a", "b", "c"]] {
+            let mut state = TokenState::default();
+            let mut history = History(&mut state);
+            for text in texts {
+                history.insert(hash(text, SCOPE_SEED), *text == "z", 32);
+            }
+            history.insert(hash("x", SCOPE_SEED), true, 32);
+            assert_eq!(history.len(), texts.len());
+            assert!(history.entries().windows(2).all(|pair| pair[0] < pair[1]));
+            assert_eq!(history.known(hash("x", SCOPE_SEED)), Known::Learned);
+            assert_eq!(history.known(hash("z", SCOPE_SEED)), Known::Fresh);
+            assert_eq!(history.known(hash("z", ACTION_SEED)), Known::New);
+            history.set_fresh_until_us(10);
+            history.settle(9);
+            assert_eq!(history.known(hash("z", SCOPE_SEED)), Known::Fresh);
+            history.settle(10);
+            assert_eq!(history.known(hash("z", SCOPE_SEED)), Known::Learned);
+            assert_eq!(history.fresh_until_us(), 0);
+            history.insert(hash("full", SCOPE_SEED), false, texts.len());
+            assert_eq!(history.known(hash("full", SCOPE_SEED)), Known::New, "a full history learns nothing more");
         }
-        state.insert(hash("x", SCOPE_SEED), true, 32);
-        assert_eq!(state.len(), 4);
-        assert!(state.entries.windows(2).all(|pair| pair[0] < pair[1]));
-        assert_eq!(state.known(hash("x", SCOPE_SEED)), Known::Learned);
-        assert_eq!(state.known(hash("z", SCOPE_SEED)), Known::Fresh);
-        assert_eq!(state.known(hash("z", ACTION_SEED)), Known::New);
-        state.fresh_until_us = 10;
-        state.settle(9);
-        assert_eq!(state.known(hash("z", SCOPE_SEED)), Known::Fresh);
-        state.settle(10);
-        assert_eq!(state.known(hash("z", SCOPE_SEED)), Known::Learned);
-        assert_eq!(state.fresh_until_us, 0);
     }
 
     #[test]

@@ -5,11 +5,13 @@
 //! an IPv6 `src_ip`), its country (`geo.country`), its user-agent family ([`user_agent_family`]:
 //! browser, app or library name without version) and its device id.
 //!
-//! **State per token** ([`ReuseState`], 88 bytes inline, asserted in a test): the token's known
-//! countries, networks, user-agent families and device ids, each a set of at most 4 `u32` hashes
-//! (least recently seen out first); the event time of its last use from its usual context; and one
-//! boxed string with that use's IP, ASN, country, family, device id and event id (for the alert's
-//! `event_ids` and evidence; heap).
+//! **State per token** ([`ReuseState`], 36 bytes in the token's core, asserted in a test): the
+//! token's known countries, networks, user-agent families and device ids, each a set of at most 4
+//! `u32` hashes (least recently seen out first), the first 8 values inline; a token that knows more
+//! than 8 values in all moves its sets to its rarely needed part ([`ReuseExtra`], 64 bytes). Its
+//! last use from its usual context (time, IP, ASN, country, family, device id and event id, for the
+//! alert's `event_ids` and evidence) is its [`UseSlot::Reuse`] record, usually the token's latest
+//! use, shared with the other rules.
 //!
 //! **Learning**: every use learns its context during the token's `learning_period` (from its first
 //! use); afterwards only uses that did not fire do. Every learnt use becomes the "last usual use".
@@ -49,12 +51,10 @@ use xxhash_rust::xxh3::xxh3_64;
 use crate::config::{Allowlist, RuleFile, Thresholds, micros};
 use crate::rule::{Finding, Rule, RuleContext};
 use crate::rules::rule_settings;
-use crate::state::TokenState;
+use crate::state::{TokenCore, TokenState, UseSlot, UseView};
 
 /// Values of one context dimension remembered per token.
 const KNOWN: usize = 4;
-/// Separates the fields of [`ReuseState::usual`] (removed from the fields themselves).
-const SEP: char = '\u{1f}';
 /// Longest user-agent family kept, bytes.
 const MAX_FAMILY: usize = 64;
 
@@ -90,16 +90,9 @@ impl Thresholds for ReuseThresholds {
 struct Recent([u32; KNOWN]);
 
 impl Recent {
-    fn contains(&self, hash: u32) -> bool {
-        self.0.contains(&hash)
-    }
-
-    fn is_empty(&self) -> bool {
-        self.0[KNOWN - 1] == 0
-    }
-
-    fn len(&self) -> usize {
-        self.0.iter().filter(|&&h| h != 0).count()
+    fn values(&self) -> &[u32] {
+        let first = self.0.iter().position(|&h| h != 0).unwrap_or(KNOWN);
+        &self.0[first..]
     }
 
     /// Marks `hash` as seen now, dropping the least recently seen value when full.
@@ -110,22 +103,123 @@ impl Recent {
     }
 }
 
-/// Per-token state of the rule: the known context and the last usual use (88 bytes inline).
+/// The context dimensions, in storage order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dimension {
+    Country = 0,
+    Network = 1,
+    Family = 2,
+    Device = 3,
+}
+
+/// Dimensions of the context.
+const DIMENSIONS: usize = 4;
+/// Known values kept inline, over every dimension.
+const POOL: usize = 8;
+/// `counts` of a state whose sets moved to [`ReuseExtra`].
+const SPILLED: u16 = u16::MAX;
+
+/// Per-token state of the rule: the known context (36 bytes; see the module documentation).
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ReuseState {
-    /// Known countries.
-    countries: Recent,
-    /// Known networks (ASN, or IPv4 /24, or IPv6 /48).
-    networks: Recent,
-    /// Known user-agent families.
-    families: Recent,
-    /// Known device ids.
-    devices: Recent,
-    /// Event time of the last usual use, µs.
-    usual_us: i64,
-    /// IP, ASN, country, user-agent family, device id and event id of the last usual use,
-    /// `SEP`-separated (the id last, as is); `None` before the first.
-    usual: Option<Box<str>>,
+    /// Values per dimension, 4 bits each (dimension `d` at bits `4d..4d + 4`), or [`SPILLED`].
+    counts: u16,
+    /// The dimensions' values one after another, each dimension's least recently seen first.
+    pool: [u32; POOL],
+}
+
+/// The known context of a token that knows more than [`POOL`] values (in the token's rarely
+/// needed part).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ReuseExtra {
+    sets: Option<Box<[Recent; DIMENSIONS]>>,
+}
+
+impl ReuseState {
+    fn range(&self, dimension: Dimension) -> std::ops::Range<usize> {
+        let count = |d: usize| usize::from((self.counts >> (4 * d)) & 0xf);
+        let start: usize = (0..dimension as usize).map(count).sum();
+        start..start + count(dimension as usize)
+    }
+
+    fn total(&self) -> usize {
+        (0..DIMENSIONS).map(|d| usize::from((self.counts >> (4 * d)) & 0xf)).sum()
+    }
+}
+
+/// A token's known context, wherever it is kept.
+#[derive(Debug, Clone, Copy)]
+struct Known<'a> {
+    state: &'a ReuseState,
+    spilled: Option<&'a [Recent; DIMENSIONS]>,
+}
+
+impl<'a> Known<'a> {
+    fn of(core: &'a TokenCore) -> Self {
+        let spilled = if core.reuse.counts == SPILLED {
+            core.extra().and_then(|extra| extra.reuse.sets.as_deref())
+        } else {
+            None
+        };
+        Known { state: &core.reuse, spilled }
+    }
+
+    /// The dimension's values, least recently seen first.
+    fn values(&self, dimension: Dimension) -> &'a [u32] {
+        match self.spilled {
+            Some(sets) => sets[dimension as usize].values(),
+            None if self.state.counts == SPILLED => &[],
+            None => &self.state.pool[self.state.range(dimension)],
+        }
+    }
+
+    fn contains(&self, dimension: Dimension, hash: u32) -> bool {
+        self.values(dimension).contains(&hash)
+    }
+
+    fn len(&self, dimension: Dimension) -> usize {
+        self.values(dimension).len()
+    }
+
+    fn is_empty(&self, dimension: Dimension) -> bool {
+        self.values(dimension).is_empty()
+    }
+}
+
+/// Marks `hash` of `dimension` as seen now, dropping the dimension's least recently seen value
+/// when it holds [`KNOWN`].
+fn touch(core: &mut TokenCore, dimension: Dimension, hash: u32) {
+    let state = &mut core.reuse;
+    if state.counts != SPILLED {
+        let range = state.range(dimension);
+        let total = state.total();
+        if let Some(at) = state.pool[range.clone()].iter().position(|&h| h == hash) {
+            state.pool[range.start + at..range.end].rotate_left(1);
+            return;
+        }
+        if range.len() == KNOWN {
+            state.pool[range.clone()].rotate_left(1);
+            state.pool[range.end - 1] = hash;
+            return;
+        }
+        if total < POOL {
+            state.pool.copy_within(range.end..total, range.end + 1);
+            state.pool[range.end] = hash;
+            state.counts += 1 << (4 * dimension as usize);
+            return;
+        }
+        // Full: the sets move to the rarely needed part, as fixed sets of KNOWN.
+        let mut sets = [Recent::default(); DIMENSIONS];
+        for d in [Dimension::Country, Dimension::Network, Dimension::Family, Dimension::Device] {
+            let values = &state.pool[state.range(d)];
+            sets[d as usize].0[KNOWN - values.len()..].copy_from_slice(values);
+        }
+        state.counts = SPILLED;
+        state.pool = [0; POOL];
+        core.extra_mut().reuse.sets = Some(Box::new(sets));
+    }
+    let sets = core.extra_mut().reuse.sets.get_or_insert_with(Box::default);
+    sets[dimension as usize].touch(hash);
 }
 
 /// The rule.
@@ -158,79 +252,79 @@ impl Rule for TokenReuse {
         }
         let thresholds = &self.file.thresholds;
         let context = Context::of(event);
-        let reuse = &mut state.reuse;
+        let state: &mut TokenCore = state;
         if !ctx.learning(micros(thresholds.learning_period))
-            && let Some(usual) = reuse.usual.as_deref()
+            && let Some(usual) = state.recalled(UseSlot::Reuse)
         {
-            let since_us = event.time_us.saturating_sub(reuse.usual_us);
+            let known = Known::of(state);
+            let since_us = event.time_us.saturating_sub(usual.time_us());
             if since_us.unsigned_abs() <= micros(thresholds.concurrency_window).unsigned_abs()
-                && let Some(reason) = reuse.judge(&context, usual)
+                && let Some(reason) = judge(known, &context, &usual)
                 && !self.allow.allows(event)
             {
-                findings.push(finding(reason, reuse, usual, &context, event, since_us));
+                findings.push(finding(reason, known, &usual, &context, event, since_us));
                 return;
             }
         }
-        reuse.learn(&context, event);
+        learn(state, &context, event);
     }
 }
 
-impl ReuseState {
-    /// Why `context` is unrelated to the token's known context, if it is. `usual` is the packed
-    /// last usual use.
-    fn judge(&self, context: &Context<'_>, usual: &str) -> Option<&'static str> {
-        let is_new = |known: &Recent, hash: Option<u32>| hash.is_some_and(|h| !known.is_empty() && !known.contains(h));
-        if is_new(&self.networks, context.network.map(Network::hash)) && is_new(&self.countries, context.country_hash())
-        {
-            return Some("new_network_and_country");
-        }
-        let (fields, _) = unpack::<5>(usual);
-        if fields[3].is_some() && is_new(&self.families, context.family_hash()) {
-            return Some("new_user_agent_family");
-        }
-        if is_new(&self.devices, context.device_hash()) {
-            return Some("new_device");
-        }
-        None
+/// Why `context` is unrelated to the token's known context, if it is. `usual` is the last usual
+/// use.
+fn judge(known: Known<'_>, context: &Context<'_>, usual: &UseView<'_>) -> Option<&'static str> {
+    let is_new = |dimension: Dimension, hash: Option<u32>| {
+        hash.is_some_and(|h| !known.is_empty(dimension) && !known.contains(dimension, h))
+    };
+    if is_new(Dimension::Network, context.network.map(Network::hash))
+        && is_new(Dimension::Country, context.country_hash())
+    {
+        return Some("new_network_and_country");
     }
+    if usual.family().is_some() && is_new(Dimension::Family, context.family_hash()) {
+        return Some("new_user_agent_family");
+    }
+    if is_new(Dimension::Device, context.device_hash()) {
+        return Some("new_device");
+    }
+    None
+}
 
-    /// Folds a use that did not fire into the known context; it becomes the last usual use unless
-    /// it is older than the current one.
-    fn learn(&mut self, context: &Context<'_>, event: &Event) {
-        if let Some(network) = context.network {
-            self.networks.touch(network.hash());
-        }
-        if let Some(hash) = context.country_hash() {
-            self.countries.touch(hash);
-        }
-        if let Some(hash) = context.family_hash() {
-            self.families.touch(hash);
-        }
-        if let Some(hash) = context.device_hash() {
-            self.devices.touch(hash);
-        }
-        if self.usual.is_none() || event.time_us >= self.usual_us {
-            let ip = event.src_ip.map(|ip| ip.to_string());
-            let asn = event.asn.map(|asn| asn.to_string());
-            let fields = [ip.as_deref(), asn.as_deref(), context.country, context.family, context.device];
-            self.usual = Some(pack(&fields, &event.event_id));
-            self.usual_us = event.time_us;
-        }
+/// Folds a use that did not fire into the known context; it becomes the last usual use unless it
+/// is older than the current one.
+fn learn(state: &mut TokenCore, context: &Context<'_>, event: &Event) {
+    if let Some(network) = context.network {
+        touch(state, Dimension::Network, network.hash());
     }
+    if let Some(hash) = context.country_hash() {
+        touch(state, Dimension::Country, hash);
+    }
+    if let Some(hash) = context.family_hash() {
+        touch(state, Dimension::Family, hash);
+    }
+    if let Some(hash) = context.device_hash() {
+        touch(state, Dimension::Device, hash);
+    }
+    if state.recalled(UseSlot::Reuse).is_none_or(|usual| event.time_us >= usual.time_us()) {
+        state.remember(UseSlot::Reuse);
+    }
+}
+
+/// A trimmed, non-empty text.
+fn nonempty(text: &str) -> Option<&str> {
+    Some(text.trim()).filter(|text| !text.is_empty())
 }
 
 fn finding(
     reason: &str,
-    reuse: &ReuseState,
-    usual: &str,
+    known: Known<'_>,
+    usual: &UseView<'_>,
     context: &Context<'_>,
     event: &Event,
     since_us: i64,
 ) -> Finding {
-    let ([ip, asn, country, family, device], usual_id) = unpack::<5>(usual);
-    let usual_ip: Option<IpAddr> = ip.and_then(|ip| ip.parse().ok());
-    let usual_asn: Option<u32> = asn.and_then(|asn| asn.parse().ok());
-    let usual_network = Network::of(usual_asn, usual_ip);
+    let usual_id = usual.event_id();
+    let usual_network = Network::of(usual.asn(), usual.ip());
     Finding {
         event_ids: vec![usual_id.to_string(), event.event_id.clone()],
         evidence: json!({
@@ -238,19 +332,19 @@ fn finding(
             "seconds_since_usual_use": since_us as f64 / 1e6,
             "usual": {
                 "event_id": usual_id,
-                "time": format_rfc3339_micros(reuse.usual_us),
-                "ip": ip,
-                "asn": usual_asn,
+                "time": format_rfc3339_micros(usual.time_us()),
+                "ip": usual.ip().map(|ip| ip.to_string()),
+                "asn": usual.asn(),
                 "network": usual_network.map(|n| n.to_string()),
-                "country": country,
-                "user_agent_family": family,
-                "device_id": device,
+                "country": usual.country().and_then(nonempty),
+                "user_agent_family": usual.family(),
+                "device_id": usual.device().and_then(nonempty),
             },
             "known": {
-                "countries": reuse.countries.len(),
-                "networks": reuse.networks.len(),
-                "user_agent_families": reuse.families.len(),
-                "devices": reuse.devices.len(),
+                "countries": known.len(Dimension::Country),
+                "networks": known.len(Dimension::Network),
+                "user_agent_families": known.len(Dimension::Family),
+                "devices": known.len(Dimension::Device),
             },
             "new": {
                 "ip": event.src_ip.map(|ip| ip.to_string()),
@@ -275,7 +369,6 @@ struct Context<'a> {
 
 impl<'a> Context<'a> {
     fn of(event: &'a Event) -> Self {
-        let nonempty = |s: &'a str| Some(s.trim()).filter(|s| !s.is_empty());
         Context {
             network: Network::of(event.asn, event.src_ip),
             country: event.geo.as_ref().and_then(|g| g.country.as_deref()).and_then(nonempty),
@@ -402,53 +495,101 @@ const BROWSERS: &[(&str, &str)] = &[
 /// `Firefox`, `Safari`, `Edge`, … for browsers (`Mozilla` for an unrecognised one), else the first
 /// product name (`okhttp`, `python-requests`, `curl`, `aws-cli`, `Go-http-client`, `Boto3`, …).
 /// `None` for an empty user agent.
+///
+/// Every event with a user agent needs its family (twice: for the token's context and for the
+/// record of its use), and a handful of distinct agents make most traffic, so the answer is
+/// memoised per thread (64 agents, by hash); the memo never changes the answer.
 pub fn user_agent_family(agent: &str) -> Option<&str> {
-    let agent = agent.trim().trim_start_matches(['[', '"', '\'']).trim_start();
+    const SLOTS: usize = 64;
+    /// The last agents seen by this thread, by hash, with their families.
+    type Memo = Vec<Option<(Box<str>, Family)>>;
+    thread_local! {
+        static MEMO: std::cell::RefCell<Memo> = std::cell::RefCell::new(vec![None; SLOTS]);
+    }
+    if agent.len() > 512 {
+        return family_of(agent).resolve(agent);
+    }
+    let slot = (xxh3_64(agent.as_bytes()) % SLOTS as u64) as usize;
+    let family = MEMO.with_borrow_mut(|memo| match &memo[slot] {
+        Some((known, family)) if **known == *agent => *family,
+        _ => {
+            let family = family_of(agent);
+            memo[slot] = Some((agent.into(), family));
+            family
+        }
+    });
+    family.resolve(agent)
+}
+
+/// A user agent's family: a browser name, or a part of the agent itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Family {
+    None,
+    Named(&'static str),
+    /// Byte range in the agent.
+    Part(usize, usize),
+}
+
+impl Family {
+    fn resolve(self, agent: &str) -> Option<&str> {
+        match self {
+            Family::None => None,
+            Family::Named(name) => Some(name),
+            Family::Part(start, end) => agent.get(start..end),
+        }
+    }
+}
+
+/// [`user_agent_family`], computed.
+fn family_of(raw: &str) -> Family {
+    let agent = raw.trim().trim_start_matches(['[', '"', '\'']).trim_start();
     if agent.starts_with("Mozilla/") || agent.starts_with("Opera/") {
-        return Some(BROWSERS.iter().find(|(marker, _)| agent.contains(marker)).map_or("Mozilla", |(_, name)| name));
+        return Family::Named(browser(agent));
     }
     // Terraform's AWS provider leads with the partner network product (`APN/1.0 HashiCorp/1.0 …`).
     if agent.starts_with("APN/") && agent.contains("Terraform/") {
-        return Some("Terraform");
+        return Family::Named("Terraform");
     }
     let head = agent.split(['(', ';', ',', '[', ']']).next().unwrap_or_default();
     let product = match head.split_once('/') {
         Some((product, _)) => product,
         None => head.split_whitespace().next().unwrap_or_default(),
     };
-    let product = product.trim();
-    if product.is_empty() {
-        return None;
+    let trimmed = product.trim();
+    if trimmed.is_empty() {
+        return Family::None;
     }
-    let mut end = product.len().min(MAX_FAMILY);
-    while !product.is_char_boundary(end) {
+    let mut end = trimmed.len().min(MAX_FAMILY);
+    while !trimmed.is_char_boundary(end) {
         end -= 1;
     }
-    Some(&product[..end])
+    // `trimmed` is a part of `raw`: where it starts in it.
+    let start = trimmed.as_ptr() as usize - raw.as_ptr() as usize;
+    Family::Part(start, start + end)
 }
 
-/// Packs optional fields and an id into one string: fields `SEP`-separated (`SEP` removed from
-/// them, absent ones empty), then the id as is.
-fn pack(fields: &[Option<&str>], id: &str) -> Box<str> {
-    let mut packed = String::with_capacity(fields.iter().map(|f| f.map_or(0, str::len) + 1).sum::<usize>() + id.len());
-    for field in fields {
-        packed.extend(field.unwrap_or_default().chars().filter(|&c| c != SEP));
-        packed.push(SEP);
+/// The first of [`BROWSERS`] whose marker `agent` contains (`Mozilla` when none does), in one
+/// pass over the agent: at each position, only the markers starting with that byte are tried.
+fn browser(agent: &str) -> &'static str {
+    let bytes = agent.as_bytes();
+    let mut best = BROWSERS.len();
+    for at in 0..bytes.len() {
+        let first = bytes[at];
+        if !matches!(first, b'E' | b'O' | b'S' | b'Y' | b'V' | b'F' | b'C' | b'T' | b'M') {
+            continue;
+        }
+        let rest = &bytes[at..];
+        for (index, (marker, _)) in BROWSERS.iter().enumerate().take(best) {
+            if marker.as_bytes()[0] == first && rest.starts_with(marker.as_bytes()) {
+                best = index;
+                break;
+            }
+        }
+        if best == 0 {
+            break;
+        }
     }
-    packed.push_str(id);
-    packed.into_boxed_str()
-}
-
-/// The `N` fields (empty ones `None`) and the id of a [`pack`]ed string.
-fn unpack<const N: usize>(packed: &str) -> ([Option<&str>; N], &str) {
-    let mut fields = [None; N];
-    let mut rest = packed;
-    for field in &mut fields {
-        let (value, tail) = rest.split_once(SEP).unwrap_or((rest, ""));
-        *field = (!value.is_empty()).then_some(value);
-        rest = tail;
-    }
-    (fields, rest)
+    BROWSERS.get(best).map_or("Mozilla", |(_, name)| name)
 }
 
 #[cfg(test)]
@@ -493,8 +634,7 @@ mod tests {
 
     #[test]
     fn state_fits_its_budget() {
-        assert!(std::mem::size_of::<ReuseState>() <= 96, "{}", std::mem::size_of::<ReuseState>());
-        assert_eq!(std::mem::size_of::<ReuseState>(), 88);
+        assert_eq!(std::mem::size_of::<ReuseState>(), 36, "update the module documentation");
     }
 
     #[test]
@@ -705,14 +845,69 @@ mod tests {
     #[test]
     fn recent_sets_forget_the_least_recently_seen() {
         let mut set = Recent::default();
-        assert!(set.is_empty());
+        assert!(set.values().is_empty());
         for hash in [1, 2, 3, 4] {
             set.touch(hash);
         }
         set.touch(1);
         set.touch(5);
         assert_eq!(set.0, [3, 4, 1, 5]);
-        assert!(!set.contains(2));
-        assert_eq!(set.len(), 4);
+        assert_eq!(set.values(), [3, 4, 1, 5]);
+    }
+
+    #[test]
+    fn the_inline_pool_behaves_as_four_fixed_sets_then_spills_into_them() {
+        let dimensions = [Dimension::Country, Dimension::Network, Dimension::Family, Dimension::Device];
+        for seed in 0..200u64 {
+            // A small xorshift stream: enough to cover the pool's cases, no dependency.
+            let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+            let mut next = |below: u64| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x % below
+            };
+            let mut core = crate::state::TokenState::default();
+            let mut reference = [Recent::default(); DIMENSIONS];
+            let values = 1 + next(7) as u32;
+            for _ in 0..next(40) {
+                let dimension = dimensions[next(DIMENSIONS as u64) as usize];
+                let hash = 1 + next(u64::from(values)) as u32;
+                touch(&mut core, dimension, hash);
+                reference[dimension as usize].touch(hash);
+                let known = Known::of(&core);
+                for d in dimensions {
+                    assert_eq!(known.values(d), reference[d as usize].values(), "seed {seed}, {d:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_memo_gives_the_computed_family_again() {
+        for agent in
+            ["  [aws-sdk-go/1.44.0 (go1.20; linux; amd64)]", " 'curl/8.4.0' ", CHROME, "   ", "GitHub CLI 2.63.2"]
+        {
+            let computed = family_of(agent).resolve(agent);
+            for _ in 0..3 {
+                assert_eq!(user_agent_family(agent), computed, "{agent:?}");
+            }
+        }
+        assert_eq!(user_agent_family("  [aws-sdk-go/1.44.0 (go1.20)]"), Some("aws-sdk-go"));
+        // Many distinct agents share the memo's slots: each still gets its own family.
+        for n in 0..500 {
+            let agent = format!("agent-{n}/1.0");
+            assert_eq!(user_agent_family(&agent), Some(format!("agent-{n}").as_str()));
+        }
+    }
+
+    #[test]
+    fn browsers_are_found_in_priority_order_wherever_their_marker_is() {
+        for (marker, _) in BROWSERS {
+            let agent = format!("Mozilla/5.0 (X) {marker}1.0 Safari/537.36 Chrome/1");
+            let expected = BROWSERS.iter().find(|(m, _)| agent.contains(m)).map_or("Mozilla", |(_, name)| name);
+            assert_eq!(browser(&agent), expected, "{agent}");
+        }
+        assert_eq!(browser("Mozilla/5.0 (Linux)"), "Mozilla");
     }
 }

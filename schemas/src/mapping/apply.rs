@@ -13,6 +13,7 @@ use super::spec::{Condition, FieldSpec, Mapping, TemplatePart, TokenSpec};
 use crate::dead_letter::{DeadLetterReason, Rejection};
 use crate::event::{Event, EventClass, Geo, GeoFrom, Origin, Outcome, TokenKind};
 use crate::geo::{GeoDb, country_code, parse_ip};
+use crate::json::Node;
 use crate::secrets::{Fingerprinter, Redactor, strip_auth_scheme};
 use crate::time;
 
@@ -59,8 +60,18 @@ struct FoundToken {
 }
 
 impl Mapping {
-    /// Whether `record` has this layout's shape.
+    /// Whether `record` has this layout's shape (see [`Self::matches_node`]).
     pub fn matches(&self, record: &Value) -> bool {
+        self.matches_node(&Node::from_value(record))
+    }
+
+    /// Normalises one record of this layout (see [`Self::apply_node`]).
+    pub fn apply(&self, record: &Value, ctx: &NormalizeContext, origin: Origin) -> Result<Event, Rejection> {
+        self.apply_node(&Node::from_value(record), ctx, origin)
+    }
+
+    /// Whether `record`, parsed as a borrowed tree, has this layout's shape.
+    pub fn matches_node(&self, record: &Node<'_>) -> bool {
         let detect = &self.detect;
         detect.all.iter().all(|path| path.first(record).is_some())
             && (detect.any.is_empty() || detect.any.iter().any(|path| path.first(record).is_some()))
@@ -68,8 +79,8 @@ impl Mapping {
             && detect.equals.iter().all(|condition| condition_holds(condition, record))
     }
 
-    /// Normalises one record of this layout.
-    pub fn apply(&self, record: &Value, ctx: &NormalizeContext, origin: Origin) -> Result<Event, Rejection> {
+    /// Normalises one record of this layout, parsed as a borrowed tree.
+    pub fn apply_node(&self, record: &Node<'_>, ctx: &NormalizeContext, origin: Origin) -> Result<Event, Rejection> {
         let time_us = self.event_time(record)?;
         let text = |field: &str| self.fields.get(field).and_then(|spec| eval_text(spec, record, ctx));
 
@@ -128,15 +139,15 @@ impl Mapping {
         })
     }
 
-    fn event_time(&self, record: &Value) -> Result<i64, Rejection> {
+    fn event_time(&self, record: &Node<'_>) -> Result<i64, Rejection> {
         let Some(spec) = self.fields.get("time") else {
             return Err(Rejection::new(DeadLetterReason::MissingTime, "the mapping has no time field"));
         };
         // The first value that parses wins; an unparseable one falls through to the next path.
-        let mut first_bad: Option<(&FieldPath, &Value)> = None;
+        let mut first_bad: Option<(&FieldPath, &Node<'_>)> = None;
         for path in &spec.paths {
             let Some(value) = path.first(record) else { continue };
-            if let Some(micros) = time::parse_value(value, spec.format) {
+            if let Some(micros) = time::parse_node(value, spec.format) {
                 return Ok(micros);
             }
             first_bad.get_or_insert((path, value));
@@ -157,11 +168,11 @@ impl Mapping {
         }
     }
 
-    fn find_token(&self, record: &Value, ctx: &NormalizeContext) -> Option<FoundToken> {
+    fn find_token(&self, record: &Node<'_>, ctx: &NormalizeContext) -> Option<FoundToken> {
         self.tokens.iter().find_map(|spec| token_from(spec, record, ctx))
     }
 
-    fn geo(&self, record: &Value, ctx: &NormalizeContext, src_ip: Option<std::net::IpAddr>) -> Option<Geo> {
+    fn geo(&self, record: &Node<'_>, ctx: &NormalizeContext, src_ip: Option<std::net::IpAddr>) -> Option<Geo> {
         let number = |field: &str| self.fields.get(field).and_then(|spec| eval_float(spec, record));
         let text = |field: &str| self.fields.get(field).and_then(|spec| eval_text(spec, record, ctx));
         let lat = number("geo_lat").filter(|lat| (-90.0..=90.0).contains(lat));
@@ -198,7 +209,7 @@ impl Mapping {
     }
 }
 
-fn condition_holds(condition: &Condition, record: &Value) -> bool {
+fn condition_holds(condition: &Condition, record: &Node<'_>) -> bool {
     let Some(value) = condition.path.first(record) else { return false };
     match &condition.equals {
         None => true,
@@ -206,14 +217,16 @@ fn condition_holds(condition: &Condition, record: &Value) -> bool {
     }
 }
 
-fn token_from(spec: &TokenSpec, record: &Value, ctx: &NormalizeContext) -> Option<FoundToken> {
+fn token_from(spec: &TokenSpec, record: &Node<'_>, ctx: &NormalizeContext) -> Option<FoundToken> {
     // A flag is never a credential (Kong logs `?apikey` without a value as `true`).
-    let is_flag = spec.field.paths.iter().any(|path| path.first(record).is_some_and(Value::is_boolean));
+    let is_flag = spec.field.paths.iter().any(|path| path.first(record).is_some_and(Node::is_boolean));
     let raw = eval_raw(&spec.field, record).filter(|_| !is_flag)?;
     let kind = spec
         .kind_map
         .as_ref()
-        .and_then(|kind_spec| eval_text(kind_spec, record, ctx))
+        // Only ever parsed as a kind name, never written: no scrubbing (a kind name has nothing
+        // to scrub, and scrubbing a whole `Authorization` header here cost an HMAC per record).
+        .and_then(|kind_spec| eval_mapped(kind_spec, record))
         .and_then(|name| TokenKind::parse(&name))
         .unwrap_or(spec.kind);
     let fingerprinter = ctx.redactor.fingerprinter();
@@ -250,15 +263,15 @@ fn decode_jwt(token: &str, id_claim: &str) -> Option<JwtClaims> {
         return None;
     }
     let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
-    let claims: Value = serde_json::from_slice(&bytes).ok()?;
+    let claims = Node::parse(&bytes).ok()?;
     let text = |key: &str| claims.get(key).and_then(scalar_text).map(Cow::into_owned);
     let mut scopes = Vec::new();
     for key in ["scope", "scp", "scopes", "roles"] {
         match claims.get(key) {
-            Some(Value::String(list)) => {
+            Some(Node::String(list)) => {
                 scopes.extend(list.split([' ', ',']).filter(|s| !s.is_empty()).map(str::to_string))
             }
-            Some(Value::Array(items)) => scopes.extend(items.iter().filter_map(scalar_text).map(Cow::into_owned)),
+            Some(Node::Array(items)) => scopes.extend(items.iter().filter_map(scalar_text).map(Cow::into_owned)),
             _ => {}
         }
     }
@@ -273,17 +286,17 @@ fn decode_jwt(token: &str, id_claim: &str) -> Option<JwtClaims> {
 }
 
 /// The text of a scalar JSON value; empty strings and non-scalars give `None`.
-fn scalar_text(value: &Value) -> Option<Cow<'_, str>> {
+fn scalar_text<'v>(value: &'v Node<'_>) -> Option<Cow<'v, str>> {
     match value {
-        Value::String(text) if !is_null_like(text) => Some(Cow::Borrowed(text.as_str())),
-        Value::Number(number) => Some(Cow::Owned(number.to_string())),
-        Value::Bool(flag) => Some(Cow::Borrowed(if *flag { "true" } else { "false" })),
+        Node::String(text) if !is_null_like(text) => Some(Cow::Borrowed(text.as_ref())),
+        Node::Number(number) => Some(Cow::Owned(number.to_string())),
+        Node::Bool(flag) => Some(Cow::Borrowed(if *flag { "true" } else { "false" })),
         _ => None,
     }
 }
 
 /// The spec's value before `map` and scrubbing: template, first path, query parameter, prefix.
-fn eval_raw<'a>(spec: &FieldSpec, record: &'a Value) -> Option<Cow<'a, str>> {
+fn eval_raw<'a>(spec: &FieldSpec, record: &'a Node<'_>) -> Option<Cow<'a, str>> {
     if !spec.when.iter().all(|condition| condition_holds(condition, record)) {
         return None;
     }
@@ -309,18 +322,31 @@ fn eval_raw<'a>(spec: &FieldSpec, record: &'a Value) -> Option<Cow<'a, str>> {
     value.filter(|text| !is_null_like(text) && !spec.ignore.iter().any(|ignored| ignored == text.as_ref()))
 }
 
-/// The spec's final text: raw value, then `map`/`default`, then secrets removed.
-fn eval_text<'a>(spec: &FieldSpec, record: &'a Value, ctx: &NormalizeContext) -> Option<Cow<'a, str>> {
-    let raw = eval_raw(spec, record);
-    let mapped: Option<Cow<'a, str>> = match raw {
+/// The spec's value after `map`/`default`, before secrets are removed: for values that are only
+/// interpreted, never written (a `kind_map`). `None` for a `secret` spec, whose value is only ever
+/// a fingerprint.
+fn eval_mapped<'a>(spec: &FieldSpec, record: &'a Node<'_>) -> Option<Cow<'a, str>> {
+    if spec.secret {
+        return None;
+    }
+    map_value(spec, eval_raw(spec, record))
+}
+
+/// `map`, `default` and `value` applied to the raw value.
+fn map_value<'a>(spec: &FieldSpec, raw: Option<Cow<'a, str>>) -> Option<Cow<'a, str>> {
+    match raw {
         Some(text) if !spec.map.is_empty() => match spec.map.iter().find(|(pattern, _)| pattern.matches(&text)) {
             Some((_, target)) => Some(Cow::Owned(target.clone())),
             None => Some(spec.default.clone().map_or(text, Cow::Owned)),
         },
         Some(text) => Some(text),
         None => spec.value.clone().or_else(|| spec.default.clone()).map(Cow::Owned),
-    };
-    let text = mapped?;
+    }
+}
+
+/// The spec's final text: raw value, then `map`/`default`, then secrets removed.
+fn eval_text<'a>(spec: &FieldSpec, record: &'a Node<'_>, ctx: &NormalizeContext) -> Option<Cow<'a, str>> {
+    let text = map_value(spec, eval_raw(spec, record))?;
     if spec.secret {
         return Some(Cow::Owned(ctx.redactor.fingerprinter().fingerprint_credential(&text)));
     }
@@ -343,7 +369,7 @@ fn is_null_like(text: &str) -> bool {
         || text.bytes().all(|b| b == b'*')
 }
 
-fn render_template(parts: &[TemplatePart], record: &Value) -> Option<String> {
+fn render_template(parts: &[TemplatePart], record: &Node<'_>) -> Option<String> {
     let mut out = String::new();
     let mut any = false;
     for part in parts {
@@ -372,28 +398,28 @@ fn query_param<'t>(url: &'t str, name: &str) -> Option<&'t str> {
     })
 }
 
-fn eval_float(spec: &FieldSpec, record: &Value) -> Option<f64> {
+fn eval_float(spec: &FieldSpec, record: &Node<'_>) -> Option<f64> {
     spec.paths.iter().find_map(|path| match path.first(record)? {
-        Value::Number(number) => number.as_f64(),
-        Value::String(text) => text.trim().parse().ok(),
+        Node::Number(number) => number.as_f64(),
+        Node::String(text) => text.trim().parse().ok(),
         _ => None,
     })
 }
 
-fn eval_number(spec: &FieldSpec, record: &Value) -> Option<i64> {
+fn eval_number(spec: &FieldSpec, record: &Node<'_>) -> Option<i64> {
     spec.paths.iter().find_map(|path| match path.first(record)? {
-        Value::Number(number) => number.as_i64(),
-        Value::String(text) => text.trim().parse().ok(),
+        Node::Number(number) => number.as_i64(),
+        Node::String(text) => text.trim().parse().ok(),
         _ => None,
     })
 }
 
-fn eval_asn(spec: &FieldSpec, record: &Value) -> Option<u32> {
+fn eval_asn(spec: &FieldSpec, record: &Node<'_>) -> Option<u32> {
     spec.paths
         .iter()
         .find_map(|path| match path.first(record)? {
-            Value::Number(number) => number.as_u64().and_then(|n| u32::try_from(n).ok()),
-            Value::String(text) => {
+            Node::Number(number) => number.as_u64().and_then(|n| u32::try_from(n).ok()),
+            Node::String(text) => {
                 let text = text.trim();
                 let digits = text.strip_prefix("AS").or_else(|| text.strip_prefix("as")).unwrap_or(text);
                 digits.parse().ok()
@@ -404,13 +430,13 @@ fn eval_asn(spec: &FieldSpec, record: &Value) -> Option<u32> {
         .filter(|asn| *asn != 0)
 }
 
-fn collect_list(spec: &FieldSpec, record: &Value, ctx: &NormalizeContext, out: &mut Vec<String>) {
+fn collect_list(spec: &FieldSpec, record: &Node<'_>, ctx: &NormalizeContext, out: &mut Vec<String>) {
     let mut values = Vec::new();
     for path in &spec.paths {
         path.all(record, &mut values);
         // An empty string or list does not hide the next alternative.
         values.retain(|value| match value {
-            Value::Array(items) => items.iter().any(|item| scalar_text(item).is_some()),
+            Node::Array(items) => items.iter().any(|item| scalar_text(item).is_some()),
             other => scalar_text(other).is_some(),
         });
         if !values.is_empty() {
@@ -428,7 +454,7 @@ fn collect_list(spec: &FieldSpec, record: &Value, ctx: &NormalizeContext, out: &
     };
     for value in values {
         match value {
-            Value::Array(items) => items.iter().filter_map(scalar_text).for_each(|text| split(&text, out)),
+            Node::Array(items) => items.iter().filter_map(scalar_text).for_each(|text| split(&text, out)),
             other => {
                 if let Some(text) = scalar_text(other) {
                     split(&text, out);
@@ -449,8 +475,8 @@ fn dedup_in_order(items: &mut Vec<String>) {
 }
 
 /// A stable id for records without one: `tw-` + 24 hex digits of SHA-256 of the record's JSON.
-fn content_id(record: &Value) -> String {
-    let bytes = serde_json::to_vec(record).unwrap_or_default();
+fn content_id(record: &Node<'_>) -> String {
+    let bytes = serde_json::to_vec(&record.to_value()).unwrap_or_default();
     let digest = Sha256::digest(&bytes);
     format!("tw-{}", hex::encode(&digest[..12]))
 }

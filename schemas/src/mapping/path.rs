@@ -15,7 +15,7 @@
 
 use std::fmt;
 
-use serde_json::Value;
+use crate::json::Node;
 
 use super::glob::Glob;
 
@@ -96,7 +96,7 @@ impl FieldPath {
     }
 
     /// The first non-null value the path reaches.
-    pub fn first<'a>(&self, root: &'a Value) -> Option<&'a Value> {
+    pub fn first<'a, 'n>(&self, root: &'a Node<'n>) -> Option<&'a Node<'n>> {
         let mut found = None;
         walk(root, &self.steps, &mut |value| {
             if value.is_null() {
@@ -109,7 +109,7 @@ impl FieldPath {
     }
 
     /// Every non-null value the path reaches, in document order.
-    pub fn all<'a>(&self, root: &'a Value, out: &mut Vec<&'a Value>) {
+    pub fn all<'a, 'n>(&self, root: &'a Node<'n>, out: &mut Vec<&'a Node<'n>>) {
         walk(root, &self.steps, &mut |value| {
             if !value.is_null() {
                 out.push(value);
@@ -153,7 +153,7 @@ fn parse_selector(inner: &str) -> Result<Step, String> {
 }
 
 /// Visits values reached by `steps`; the visitor returns `false` to stop.
-fn walk<'a>(value: &'a Value, steps: &[Step], visit: &mut dyn FnMut(&'a Value) -> bool) -> bool {
+fn walk<'a, 'n>(value: &'a Node<'n>, steps: &[Step], visit: &mut dyn FnMut(&'a Node<'n>) -> bool) -> bool {
     let Some((step, rest)) = steps.split_first() else {
         return visit(value);
     };
@@ -162,7 +162,7 @@ fn walk<'a>(value: &'a Value, steps: &[Step], visit: &mut dyn FnMut(&'a Value) -
             Some(next) => walk(next, rest, visit),
             None => true,
         },
-        Step::Index(index) => match value.get(*index) {
+        Step::Index(index) => match value.get_index(*index) {
             Some(next) => walk(next, rest, visit),
             None => true,
         },
@@ -170,9 +170,9 @@ fn walk<'a>(value: &'a Value, steps: &[Step], visit: &mut dyn FnMut(&'a Value) -
             let Some(items) = value.as_array() else { return true };
             for item in items {
                 let matches = match item.get(key.as_str()) {
-                    Some(Value::String(text)) => pattern.matches(text),
-                    Some(Value::Number(number)) => pattern.matches(&number.to_string()),
-                    Some(Value::Bool(flag)) => pattern.matches(if *flag { "true" } else { "false" }),
+                    Some(Node::String(text)) => pattern.matches(text),
+                    Some(Node::Number(number)) => pattern.matches(&number.to_string()),
+                    Some(Node::Bool(flag)) => pattern.matches(if *flag { "true" } else { "false" }),
                     _ => false,
                 };
                 if matches && !walk(item, rest, visit) {
@@ -199,7 +199,7 @@ fn walk<'a>(value: &'a Value, steps: &[Step], visit: &mut dyn FnMut(&'a Value) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn path(text: &str) -> FieldPath {
         FieldPath::parse(text).unwrap()
@@ -207,7 +207,7 @@ mod tests {
 
     #[test]
     fn keys_indexes_filters_and_quotes() {
-        let record = json!({
+        let value = json!({
             "actor": {"alternateId": "a@b.c"},
             "request": {"ipChain": [{"ip": "1.1.1.1"}, {"ip": "2.2.2.2"}]},
             "target": [{"type": "User", "id": "u1"}, {"type": "AccessToken", "id": "at1"}, {"type": "RefreshToken", "id": "rt1"}],
@@ -215,20 +215,23 @@ mod tests {
             "a.b": {"c": 1},
             "scp": ["read", null, "write"],
         });
-        assert_eq!(path("actor.alternateId").first(&record), Some(&json!("a@b.c")));
-        assert_eq!(path("request.ipChain[1].ip").first(&record), Some(&json!("2.2.2.2")));
-        assert_eq!(path("target[type=AccessToken].id").first(&record), Some(&json!("at1")));
-        assert_eq!(path("target[type=*Token].id").first(&record), Some(&json!("at1")));
-        assert_eq!(path("@timestamp").first(&record), Some(&json!(5)));
-        assert_eq!(path("['a.b'].c").first(&record), Some(&json!(1)));
-        assert_eq!(path("missing.key").first(&record), None);
-        assert_eq!(path("actor[0]").first(&record), None);
-        let mut all = Vec::new();
-        path("scp[*]").all(&record, &mut all);
-        assert_eq!(all, vec![&json!("read"), &json!("write")]);
-        let mut ids = Vec::new();
-        path("target[type=*Token].id").all(&record, &mut ids);
-        assert_eq!(ids, vec![&json!("at1"), &json!("rt1")]);
+        let record = Node::from_value(&value);
+        let first = |text: &str| path(text).first(&record).map(Node::to_value);
+        let all = |text: &str| {
+            let mut found = Vec::new();
+            path(text).all(&record, &mut found);
+            found.into_iter().map(Node::to_value).collect::<Vec<Value>>()
+        };
+        assert_eq!(first("actor.alternateId"), Some(json!("a@b.c")));
+        assert_eq!(first("request.ipChain[1].ip"), Some(json!("2.2.2.2")));
+        assert_eq!(first("target[type=AccessToken].id"), Some(json!("at1")));
+        assert_eq!(first("target[type=*Token].id"), Some(json!("at1")));
+        assert_eq!(first("@timestamp"), Some(json!(5)));
+        assert_eq!(first("['a.b'].c"), Some(json!(1)));
+        assert_eq!(first("missing.key"), None);
+        assert_eq!(first("actor[0]"), None);
+        assert_eq!(all("scp[*]"), vec![json!("read"), json!("write")]);
+        assert_eq!(all("target[type=*Token].id"), vec![json!("at1"), json!("rt1")]);
         assert!(path("scp[*]").is_multi());
     }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::spec::Mapping;
+use crate::json::Node;
 use crate::{Error, Result};
 
 macro_rules! builtin {
@@ -129,7 +130,12 @@ impl SourceRegistry {
 
     /// The first layout whose detection matches `record`.
     pub fn detect(&self, record: &Value) -> Option<&Arc<Mapping>> {
-        self.mappings.iter().find(|mapping| mapping.matches(record))
+        self.detect_node(&Node::from_value(record))
+    }
+
+    /// [`Self::detect`] for a record parsed as a borrowed tree.
+    pub fn detect_node(&self, record: &Node<'_>) -> Option<&Arc<Mapping>> {
+        self.mappings.iter().find(|mapping| mapping.matches_node(record))
     }
 }
 
