@@ -28,3 +28,19 @@ if ! command -v tansu >/dev/null; then
     echo "installing tansu ${TANSU_VERSION} (a Kafka-protocol broker; takes 10-15 minutes once)" >&2
     cargo install tansu --version "${TANSU_VERSION}" --locked --features dynostore --quiet
 fi
+
+# Headless Chromium, for tests/backtest.rs: it opens the backtest report and checks a screenshot
+# shows the charts.
+command -v chromium >/dev/null || apt_install chromium
+
+# Helm's own Go library behind Python (helm-sdkpy), to lint and render the Helm chart in
+# tests/helm.rs: no Helm binary is packaged for these machines. helm-sdkpy declares Python >= 3.12
+# but works on 3.11; pyyaml reads the chart's values files.
+if ! python3 -c 'import helm_sdkpy, yaml' 2>/dev/null; then
+    if ! command -v python3 >/dev/null || ! python3 -m pip --version >/dev/null 2>&1; then
+        apt_install python3 python3-pip
+    fi
+    echo "installing helm-sdkpy (Helm's library for Python, to lint the chart)" >&2
+    python3 -m pip install --quiet --ignore-requires-python helm-sdkpy cffi pyyaml \
+        || python3 -m pip install --quiet --break-system-packages --ignore-requires-python helm-sdkpy cffi pyyaml
+fi

@@ -34,6 +34,12 @@ pub struct Settings {
     pub replay: ReplaySettings,
     /// Rules, inventory and event-time ordering.
     pub detection: DetectionSettings,
+    /// Kafka topics and client properties (`tokenwatch run`).
+    pub kafka: KafkaSettings,
+    /// Checkpoints of `tokenwatch run`.
+    pub state: StateSettings,
+    /// The HTTP endpoint of `tokenwatch run` (metrics and health).
+    pub server: ServerSettings,
 }
 
 /// `[normalize]`
@@ -120,6 +126,225 @@ pub struct DetectionSettings {
     pub idle_evict: Duration,
 }
 
+/// `[kafka]`
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaSettings {
+    /// Bootstrap servers, `host:port[,host:port…]`.
+    pub brokers: String,
+    /// Consumer group of the input topics; the detection stage uses `<group_id>.detect`.
+    pub group_id: String,
+    /// Static group membership (`group.instance.id`): a stable name per instance, such as the
+    /// pod name of a StatefulSet, so a restarted instance takes its partitions back at once
+    /// instead of after the session timeout. Empty: dynamic membership.
+    #[serde(default)]
+    pub instance_id: String,
+    /// Topics of logs, each read as one source (`auto` detects each record's source).
+    pub inputs: Vec<InputTopic>,
+    /// Where alerts go (JSON, key = inventory id or token id).
+    pub alerts_topic: String,
+    /// Where records that cannot be normalised go, with the reason and their origin.
+    pub dead_letter_topic: String,
+    /// Internal topic of normalised events keyed by token (the re-keying stage).
+    pub events_topic: String,
+    /// Partitions of `events_topic` when tokenwatch creates it: the most detection instances
+    /// that can share the work.
+    pub events_partitions: i32,
+    /// Replication factor of the topics tokenwatch creates.
+    pub replication_factor: i32,
+    /// Whether missing topics are created at start-up.
+    pub create_topics: bool,
+    /// Compacted topic of inventory records (JSON, as in an inventory file; a null value removes
+    /// the record keyed by its inventory id). Empty: none.
+    pub inventory_topic: String,
+    /// Records per processing chunk of the input stage.
+    pub chunk_records: usize,
+    /// Longest wait for a chunk to fill before it is processed.
+    #[serde(with = "humantime_serde")]
+    pub chunk_linger: Duration,
+    /// Produced records awaiting the broker's acknowledgement beyond which consumption pauses.
+    pub max_in_flight: usize,
+    /// librdkafka properties passed to every client (`security.protocol`, `sasl.username`, …).
+    /// Through the environment, `_` in a key stands for `.`:
+    /// `TOKENWATCH__KAFKA__PROPERTIES__SASL_PASSWORD` sets `sasl.password`.
+    #[serde(default)]
+    pub properties: std::collections::BTreeMap<String, serde_json::Value>,
+}
+
+/// One input topic and the source its records are read as.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct InputTopic {
+    /// Topic name.
+    pub topic: String,
+    /// Source name (see `tokenwatch sources`), or `auto`.
+    #[serde(default = "auto_source")]
+    pub source: String,
+}
+
+fn auto_source() -> String {
+    "auto".to_string()
+}
+
+impl InputTopic {
+    /// Parses `SOURCE=TOPIC` (a bare `TOPIC` means `auto=TOPIC`).
+    pub fn parse(text: &str) -> std::result::Result<Self, String> {
+        let (source, topic) = text.split_once('=').unwrap_or(("auto", text));
+        if topic.trim().is_empty() || source.trim().is_empty() {
+            return Err(format!("`{text}`: expected SOURCE=TOPIC, e.g. okta=okta-logs or auto=logs"));
+        }
+        Ok(InputTopic { topic: topic.trim().to_string(), source: source.trim().to_string() })
+    }
+}
+
+/// Property names whose values are never shown.
+fn is_secret_property(name: &str) -> bool {
+    ["password", "secret", "key", "token", "jaas"].iter().any(|word| name.contains(word))
+        && !name.ends_with(".location")
+}
+
+impl std::fmt::Debug for KafkaSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let properties: std::collections::BTreeMap<String, String> = self
+            .client_properties()
+            .into_iter()
+            .map(|(k, v)| {
+                let shown = if is_secret_property(&k) { "<redacted>".to_string() } else { v };
+                (k, shown)
+            })
+            .collect();
+        f.debug_struct("KafkaSettings")
+            .field("brokers", &self.brokers)
+            .field("group_id", &self.group_id)
+            .field("instance_id", &self.instance_id)
+            .field("inputs", &self.inputs)
+            .field("alerts_topic", &self.alerts_topic)
+            .field("dead_letter_topic", &self.dead_letter_topic)
+            .field("events_topic", &self.events_topic)
+            .field("inventory_topic", &self.inventory_topic)
+            .field("properties", &properties)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KafkaSettings {
+    /// The librdkafka properties, keys with `.` (see [`KafkaSettings::properties`]) and values
+    /// as text.
+    pub fn client_properties(&self) -> Vec<(String, String)> {
+        self.properties
+            .iter()
+            .map(|(key, value)| {
+                let value = match value {
+                    serde_json::Value::String(text) => text.clone(),
+                    other => other.to_string(),
+                };
+                (key.replace('_', "."), value)
+            })
+            .collect()
+    }
+
+    fn problems(&self, problems: &mut Vec<String>) {
+        if self.brokers.trim().is_empty() {
+            problems.push("`kafka.brokers`: must name at least one broker (host:port)".to_string());
+        }
+        if self.group_id.trim().is_empty() {
+            problems.push("`kafka.group_id`: must not be empty".to_string());
+        }
+        for (name, topic) in [
+            ("alerts_topic", &self.alerts_topic),
+            ("dead_letter_topic", &self.dead_letter_topic),
+            ("events_topic", &self.events_topic),
+        ] {
+            if !is_topic_name(topic) {
+                problems.push(format!("`kafka.{name}`: `{topic}` is not a valid topic name"));
+            }
+        }
+        for (index, input) in self.inputs.iter().enumerate() {
+            if !is_topic_name(&input.topic) {
+                problems.push(format!("`kafka.inputs[{index}].topic`: `{}` is not a valid topic name", input.topic));
+            }
+            if [&self.alerts_topic, &self.dead_letter_topic, &self.events_topic].contains(&&input.topic) {
+                problems.push(format!(
+                    "`kafka.inputs[{index}].topic`: `{}` is also an output topic of tokenwatch",
+                    input.topic
+                ));
+            }
+        }
+        if !self.inventory_topic.is_empty() && !is_topic_name(&self.inventory_topic) {
+            problems.push(format!("`kafka.inventory_topic`: `{}` is not a valid topic name", self.inventory_topic));
+        }
+        if self.events_partitions < 1 {
+            problems.push(format!("`kafka.events_partitions`: {} must be at least 1", self.events_partitions));
+        }
+        if self.replication_factor < 1 {
+            problems.push(format!("`kafka.replication_factor`: {} must be at least 1", self.replication_factor));
+        }
+        if self.chunk_records == 0 {
+            problems.push("`kafka.chunk_records`: must be at least 1".to_string());
+        }
+        if self.chunk_linger.is_zero() {
+            problems.push("`kafka.chunk_linger`: must be longer than 0s".to_string());
+        }
+        if self.max_in_flight == 0 {
+            problems.push("`kafka.max_in_flight`: must be at least 1".to_string());
+        }
+        for (key, value) in &self.properties {
+            if matches!(value, serde_json::Value::Array(_) | serde_json::Value::Object(_) | serde_json::Value::Null) {
+                problems.push(format!("`kafka.properties.{key}`: must be a string, number or boolean"));
+            }
+        }
+        for (key, _) in self.client_properties() {
+            if MANAGED_PROPERTIES.contains(&key.as_str()) {
+                problems.push(format!(
+                    "`kafka.properties.{key}`: set by tokenwatch for its delivery guarantees and cannot be overridden"
+                ));
+            }
+        }
+    }
+}
+
+/// librdkafka properties tokenwatch sets itself (offsets move only with checkpoints and acks).
+pub const MANAGED_PROPERTIES: &[&str] = &[
+    "group.id",
+    "group.instance.id",
+    "enable.auto.commit",
+    "enable.auto.offset.store",
+    "enable.idempotence",
+    "bootstrap.servers",
+    "partition.assignment.strategy",
+];
+
+/// Kafka's rule for topic names: 1 to 249 of `[a-zA-Z0-9._-]`, not `.` or `..`.
+fn is_topic_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 249
+        && name != "."
+        && name != ".."
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// `[state]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateSettings {
+    /// Checkpoint directory.
+    pub dir: PathBuf,
+    /// Time between checkpoints.
+    #[serde(with = "humantime_serde")]
+    pub checkpoint_interval: Duration,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address of the HTTP endpoint (`/metrics`, `/healthz`, `/readyz`); empty: no endpoint.
+    pub listen: String,
+    /// Longest time a shutdown (drain, flush, checkpoint, commit) may take.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_timeout: Duration,
+}
+
 /// The development key used when none is configured. Public, so fingerprints made with it protect
 /// nothing against someone who has the logs and this source code.
 const DEVELOPMENT_KEY: &str = "tokenwatch-development-fingerprint-key-change-me";
@@ -195,6 +420,19 @@ impl Settings {
         }
         if self.replay.chunk_records == 0 {
             problems.push("`replay.chunk_records`: must be at least 1".to_string());
+        }
+        self.kafka.problems(&mut problems);
+        if self.state.checkpoint_interval.is_zero() {
+            problems.push("`state.checkpoint_interval`: must be longer than 0s".to_string());
+        }
+        if self.state.dir.as_os_str().is_empty() {
+            problems.push("`state.dir`: must name a directory".to_string());
+        }
+        if !self.server.listen.is_empty() && self.server.listen.parse::<std::net::SocketAddr>().is_err() {
+            problems.push(format!("`server.listen`: `{}` is not an address such as 0.0.0.0:9464", self.server.listen));
+        }
+        if self.server.shutdown_timeout.is_zero() {
+            problems.push("`server.shutdown_timeout`: must be longer than 0s".to_string());
         }
         if problems.is_empty() { Ok(()) } else { Err(problems) }
     }
@@ -275,6 +513,51 @@ mod tests {
             assert!(message.contains(expected), "missing {expected} in {message}");
         }
         assert!(!message.contains("short"), "the key value must not be echoed: {message}");
+    }
+
+    #[test]
+    fn kafka_settings_are_checked_and_secrets_not_shown() {
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("kafka.toml");
+        std::fs::write(
+            &bad,
+            "[kafka]\nalerts_topic = \"bad topic\"\nevents_partitions = 0\ninputs = [{ topic = \"tokenwatch.alerts\" }]\n\
+             [kafka.properties]\n\"enable.auto.commit\" = true\n[server]\nlisten = \"nowhere\"\n",
+        )
+        .unwrap();
+        let message = Settings::load(Some(&bad)).unwrap_err().to_string();
+        for expected in [
+            "`kafka.alerts_topic`",
+            "`kafka.events_partitions`",
+            "`kafka.properties.enable.auto.commit`",
+            "`server.listen`",
+            "kafka.toml",
+        ] {
+            assert!(message.contains(expected), "missing {expected} in {message}");
+        }
+        let good = dir.path().join("good.toml");
+        std::fs::write(
+            &good,
+            "[kafka.properties]\n\"sasl.password\" = \"hunter2-secret\"\nsasl_username = \"svc\"\n\"linger.ms\" = 5\n",
+        )
+        .unwrap();
+        let settings = Settings::load(Some(&good)).unwrap();
+        let properties = settings.kafka.client_properties();
+        assert!(properties.contains(&("sasl.username".to_string(), "svc".to_string())), "{properties:?}");
+        assert!(properties.contains(&("linger.ms".to_string(), "5".to_string())), "{properties:?}");
+        assert!(properties.contains(&("sasl.password".to_string(), "hunter2-secret".to_string())), "{properties:?}");
+        let shown = format!("{:?}", settings.kafka);
+        assert!(!shown.contains("hunter2") && shown.contains("<redacted>"), "{shown}");
+    }
+
+    #[test]
+    fn input_topics_parse_from_flags() {
+        assert_eq!(
+            InputTopic::parse("okta=okta-logs").unwrap(),
+            InputTopic { topic: "okta-logs".into(), source: "okta".into() }
+        );
+        assert_eq!(InputTopic::parse("logs").unwrap().source, "auto");
+        assert!(InputTopic::parse("okta=").is_err());
     }
 
     #[test]

@@ -27,6 +27,37 @@ pub enum Error {
         /// The underlying error.
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// A Kafka client call failed.
+    #[error("kafka: {what}: {source}")]
+    Kafka {
+        /// What was being done (`creating topic tokenwatch.alerts`).
+        what: String,
+        /// The client's error.
+        source: rdkafka::error::KafkaError,
+    },
+    /// A checkpoint cannot be read or written.
+    #[error("checkpoint `{}`: {problem}", path.display())]
+    Checkpoint {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// A file or socket operation failed.
+    #[error("`{}`: {source}", path.display())]
+    Io {
+        /// The file, directory or address.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    pub(crate) fn kafka(what: impl Into<String>) -> impl FnOnce(rdkafka::error::KafkaError) -> Error {
+        let what = what.into();
+        move |source| Error::Kafka { what, source }
+    }
 }
 
 /// Result with [`Error`] as the default error.

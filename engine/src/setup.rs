@@ -1,5 +1,6 @@
 //! Building the engine's parts from [`Settings`].
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -75,6 +76,37 @@ pub fn normalizer(settings: &Settings, source: Option<&str>) -> Result<(Normaliz
     Ok((normalizer, warnings))
 }
 
+/// One normaliser per input topic of `kafka.inputs`, each reading its topic as its source
+/// (`auto`: detected by shape). They share the layouts, the key and the IP database.
+pub fn input_normalizers(settings: &Settings) -> Result<(HashMap<String, Arc<Normalizer>>, Warnings)> {
+    let mut warnings = Warnings::default();
+    let registry = Arc::new(registry(settings)?);
+    let ctx = NormalizeContext::new(fingerprinter(settings, &mut warnings)?, geo(settings, &mut warnings)?);
+    let mut by_source: HashMap<&str, Arc<Normalizer>> = HashMap::new();
+    let mut by_topic = HashMap::new();
+    let mut problems = Vec::new();
+    for (index, input) in settings.kafka.inputs.iter().enumerate() {
+        let source = input.source.as_str();
+        if let Some(normalizer) = by_source.get(source) {
+            by_topic.insert(input.topic.clone(), Arc::clone(normalizer));
+            continue;
+        }
+        let forced = (source != "auto").then_some(source);
+        match Normalizer::new(Arc::clone(&registry), ctx.clone(), forced) {
+            Ok(normalizer) => {
+                let normalizer = Arc::new(normalizer.with_max_record_bytes(settings.normalize.max_record_bytes));
+                by_source.insert(source, Arc::clone(&normalizer));
+                by_topic.insert(input.topic.clone(), normalizer);
+            }
+            Err(error) => problems.push(format!("`kafka.inputs[{index}].source`: {error}")),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Error::Config { file: None, problems });
+    }
+    Ok((by_topic, warnings))
+}
+
 /// The rule settings: built-in, with `detection.rules_dir`'s files replacing them rule by rule.
 pub fn rules(settings: &Settings) -> Result<RulesConfig> {
     let dir = Some(settings.detection.rules_dir.as_str()).filter(|d| !d.is_empty()).map(Path::new);
@@ -98,15 +130,18 @@ pub fn inventory(settings: &Settings) -> Result<Inventory> {
 pub fn detection(settings: &Settings) -> Result<Detection> {
     let config = rules(settings)?;
     let inventory = inventory(settings)?;
-    let detection = &settings.detection;
-    // 0 = one shard per worker thread (`replay.threads`, itself 0 = one per core).
     let cores = || std::thread::available_parallelism().map_or(1, usize::from);
+    // 0 = one shard per worker thread (`replay.threads`, itself 0 = one per core).
     let threads = if settings.replay.threads == 0 { cores() } else { settings.replay.threads };
-    let shards = if detection.shards == 0 { threads } else { detection.shards };
-    let runner_settings = tokenwatch_rules::DetectionSettings {
+    Ok(Detection::new(&config, Arc::new(inventory), detection_settings(settings, threads)))
+}
+
+/// The runner settings of `detection`; `detection.shards = 0` means `default_shards`.
+pub fn detection_settings(settings: &Settings, default_shards: usize) -> tokenwatch_rules::DetectionSettings {
+    let detection = &settings.detection;
+    tokenwatch_rules::DetectionSettings {
         lateness_us: micros(detection.lateness),
-        shards,
+        shards: if detection.shards == 0 { default_shards } else { detection.shards },
         idle_evict_us: micros(detection.idle_evict),
-    };
-    Ok(Detection::new(&config, Arc::new(inventory), runner_settings))
+    }
 }

@@ -1,0 +1,3 @@
+//! Shared set-up of the integration tests.
+
+pub mod kafka;
