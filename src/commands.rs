@@ -1,11 +1,17 @@
 //! The subcommands.
 
+pub mod backtest;
+pub mod bench;
+pub mod check;
+pub mod run;
+pub mod sql;
+
 use std::io::{IsTerminal, Read};
 
 use anyhow::{Context, Result, bail};
 use tokenwatch_engine::batcher::Batcher;
 use tokenwatch_engine::{Pipeline, Settings, setup};
-use tokenwatch_replay::{AlertFormat, EventOutput, FileSink, Input, JsonLines, RunOptions, Target};
+use tokenwatch_replay::{AlertFormat, AlertOutput, EventOutput, FileSink, Input, JsonLines, RunOptions, Target};
 use tokenwatch_rules::RuleSet;
 use tracing::{info, warn};
 
@@ -110,14 +116,15 @@ pub fn replay(cli: &Cli, args: &ReplayArgs) -> Result<()> {
         args.input.iter().map(|arg| Input::from_arg(arg)).collect()
     };
     let events = args.events.as_deref().map(|path| EventOutput::new(Target::from_arg(path))).transpose()?;
+    let alert_format = match args.alert_format {
+        AlertFormatArg::Json => AlertFormat::Json,
+        AlertFormatArg::Ocsf => AlertFormat::Ocsf,
+    };
     let mut sink = FileSink {
         events,
         dead_letters: JsonLines::new(Target::from_arg(&args.common.dead_letter), true)?,
-        alerts: Some(JsonLines::new(Target::from_arg(&args.output), false)?),
-        alert_format: match args.alert_format {
-            AlertFormatArg::Json => AlertFormat::Json,
-            AlertFormatArg::Ocsf => AlertFormat::Ocsf,
-        },
+        alerts: Some(AlertOutput::new(Target::from_arg(&args.output), alert_format)?),
+        alert_format,
     };
     run_files(cli, &settings, &mut pipeline, &mut sink, inputs, "replay")
 }

@@ -16,9 +16,14 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Normalize(args) => commands::normalize(&cli, args),
         Command::Replay(args) => commands::replay(&cli, args),
+        Command::Backtest(args) => commands::backtest::backtest(&cli, args),
+        Command::Sql(args) => commands::sql::sql(&cli, args),
+        Command::Run(args) => commands::run::run(&cli, args),
         Command::Sources(args) => commands::sources(&cli, args),
         Command::Generate(args) => commands::generate(&cli, args),
         Command::Fingerprint => commands::fingerprint(&cli),
+        Command::Check(args) => commands::check::check(&cli, args),
+        Command::Bench(args) => commands::bench::bench(&cli, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-/// Errors from reading inputs or writing outputs.
+/// Errors from reading inputs, writing outputs, loading SQL tables and labels, and drawing reports.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// An input could not be opened or read.
@@ -26,6 +26,37 @@ pub enum Error {
     Parquet {
         /// The output.
         path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// A file could not be loaded as a SQL table.
+    #[error("cannot load `{path}` as the `{table}` table: {reason}")]
+    Table {
+        /// The table (`events`, `alerts`).
+        table: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// A SQL query failed.
+    #[error("query failed: {0}")]
+    Query(String),
+    /// A line of a labels file is not a scenario label.
+    #[error("`{path}` line {line}: {reason}")]
+    Labels {
+        /// The labels file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: u64,
+        /// Why.
+        reason: String,
+    },
+    /// A chart of the report could not be drawn.
+    #[error("cannot draw the `{chart}` chart: {reason}")]
+    Chart {
+        /// The chart.
+        chart: &'static str,
         /// Why.
         reason: String,
     },

@@ -1,5 +1,5 @@
-//! Writing events, dead letters and alerts: JSON lines, or Parquet for events when the path ends in
-//! `.parquet`. `-` is standard output.
+//! Writing events, dead letters and alerts: JSON lines, or Parquet for events and alerts when the
+//! path ends in `.parquet`. `-` is standard output.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -13,6 +13,7 @@ use tokenwatch_engine::Sink;
 use tokenwatch_schemas::arrow::{event_schema, events_to_batch};
 use tokenwatch_schemas::{Alert, DeadLetter, Event};
 
+use crate::arrow_alerts::{alert_schema, alerts_to_batch};
 use crate::{Error, Result};
 
 /// Where an output goes.
@@ -210,6 +211,106 @@ pub enum AlertFormat {
     Ocsf,
 }
 
+/// Alerts as JSON lines, or Parquet (schema [`crate::arrow_alerts::alert_schema`]) when the target
+/// is a file ending in `.parquet`. Like the JSON lines, the Parquet file holds every version of an
+/// alert written (see suppression): keep the one with the highest `count` per `alert_id`.
+pub enum AlertOutput {
+    /// One alert per line.
+    Json(JsonLines),
+    /// A Parquet file.
+    Parquet {
+        /// The file.
+        path: PathBuf,
+        /// The open writer (taken on close).
+        writer: Option<Box<ArrowWriter<File>>>,
+        /// Alerts not yet written (written as one row group part per [`ALERT_ROWS_PER_BATCH`]).
+        pending: Vec<Alert>,
+    },
+}
+
+/// Alerts buffered before a Parquet batch is written.
+pub const ALERT_ROWS_PER_BATCH: usize = 1024;
+
+impl std::fmt::Debug for AlertOutput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AlertOutput::Json(lines) => lines.fmt(f),
+            AlertOutput::Parquet { path, pending, .. } => {
+                f.debug_struct("Parquet").field("path", path).field("pending", &pending.len()).finish()
+            }
+        }
+    }
+}
+
+impl AlertOutput {
+    /// Parquet when `target` is a file ending in `.parquet`, JSON lines otherwise. OCSF findings
+    /// are JSON only: asking for them in Parquet is an error.
+    pub fn new(target: Target, format: AlertFormat) -> Result<Self> {
+        match &target {
+            Target::File(path) if path.extension().is_some_and(|ext| ext == "parquet") => {
+                if format == AlertFormat::Ocsf {
+                    return Err(Error::Parquet {
+                        path: path.clone(),
+                        reason: "OCSF findings are written as JSON lines only; use --alert-format json".to_string(),
+                    });
+                }
+                let file = target.open_file()?;
+                let properties =
+                    WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::default())).build();
+                let writer = ArrowWriter::try_new(file, alert_schema(), Some(properties))
+                    .map_err(|e| Error::Parquet { path: path.clone(), reason: e.to_string() })?;
+                Ok(AlertOutput::Parquet { path: path.clone(), writer: Some(Box::new(writer)), pending: Vec::new() })
+            }
+            _ => Ok(AlertOutput::Json(JsonLines::new(target, false)?)),
+        }
+    }
+
+    /// Writes one alert (`format` applies to JSON lines).
+    pub fn write(&mut self, alert: &Alert, format: AlertFormat) -> Result<()> {
+        match self {
+            AlertOutput::Json(lines) => match format {
+                AlertFormat::Json => lines.write(alert),
+                AlertFormat::Ocsf => lines.write(&alert.to_ocsf()),
+            },
+            AlertOutput::Parquet { pending, .. } => {
+                pending.push(alert.clone());
+                if pending.len() >= ALERT_ROWS_PER_BATCH { self.write_pending() } else { Ok(()) }
+            }
+        }
+    }
+
+    fn write_pending(&mut self) -> Result<()> {
+        let AlertOutput::Parquet { path, writer, pending } = self else {
+            return Ok(());
+        };
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let parquet_error = |e: &dyn std::fmt::Display| Error::Parquet { path: path.clone(), reason: e.to_string() };
+        let batch = alerts_to_batch(pending).map_err(|e| parquet_error(&e))?;
+        pending.clear();
+        match writer {
+            Some(writer) => writer.write(&batch).map_err(|e| parquet_error(&e)),
+            None => Err(parquet_error(&"written after close")),
+        }
+    }
+
+    /// Writes what is buffered and flushes to the OS (JSON lines), or finishes the file
+    /// (Parquet: writes the footer; nothing can be written after).
+    pub fn close(&mut self) -> Result<()> {
+        self.write_pending()?;
+        match self {
+            AlertOutput::Json(lines) => lines.flush(),
+            AlertOutput::Parquet { path, writer, .. } => match writer.take() {
+                Some(writer) => {
+                    writer.close().map(|_| ()).map_err(|e| Error::Parquet { path: path.clone(), reason: e.to_string() })
+                }
+                None => Ok(()),
+            },
+        }
+    }
+}
+
 /// The sink of a file run: optional events, dead letters, optional alerts.
 #[derive(Debug)]
 pub struct FileSink {
@@ -218,7 +319,7 @@ pub struct FileSink {
     /// Dead letters (created on the first one).
     pub dead_letters: JsonLines,
     /// Alerts, if asked for.
-    pub alerts: Option<JsonLines>,
+    pub alerts: Option<AlertOutput>,
     /// How alerts are written.
     pub alert_format: AlertFormat,
 }
@@ -237,10 +338,7 @@ impl Sink for FileSink {
 
     fn alert(&mut self, alert: &Alert) -> tokenwatch_engine::Result<()> {
         if let Some(alerts) = &mut self.alerts {
-            match self.alert_format {
-                AlertFormat::Json => alerts.write(alert)?,
-                AlertFormat::Ocsf => alerts.write(&alert.to_ocsf())?,
-            }
+            alerts.write(alert, self.alert_format)?;
         }
         Ok(())
     }
@@ -251,7 +349,7 @@ impl Sink for FileSink {
         }
         self.dead_letters.flush()?;
         if let Some(alerts) = &mut self.alerts {
-            alerts.flush()?;
+            alerts.close()?;
         }
         Ok(())
     }
