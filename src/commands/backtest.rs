@@ -41,6 +41,7 @@ fn inputs(args: &BacktestArgs) -> Result<Vec<Input>> {
     Ok(inputs)
 }
 
+/// Runs `tokenwatch backtest`: replay, score, compare, print, and write the report if asked.
 pub fn backtest(cli: &Cli, args: &BacktestArgs) -> Result<()> {
     let mut settings = super::load_settings(cli, Some(&args.common))?;
     settings.detection.inventory = args.inventory.display().to_string();

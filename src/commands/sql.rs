@@ -9,6 +9,7 @@ use tokenwatch_replay::sql::{ResultFormat, SqlSession, read_query, write_results
 
 use crate::cli::{Cli, SqlArgs, SqlFormatArg};
 
+/// Runs `tokenwatch sql`: registers the files as tables, runs the query, prints the result.
 pub fn sql(cli: &Cli, args: &SqlArgs) -> Result<()> {
     if args.events.is_none() && args.alerts.is_none() {
         bail!("nothing to query: give --events PATH and/or --alerts PATH");

@@ -12,7 +12,8 @@ use super::{BacktestResult, Labels, day_name};
 /// What to print besides the tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TextOptions {
-    /// Example alerts per rule and change (gained, lost), and missed scenarios listed.
+    /// Example alerts listed per rule and change (gained, lost); missed attacks are listed up to
+    /// this or 10, whichever is more.
     pub examples: usize,
 }
 
@@ -93,7 +94,8 @@ pub fn write_scores(out: &mut dyn Write, scores: &Scorecard, labels: &Labels, op
         writeln!(out, "Missed attacks: none")?;
     } else {
         writeln!(out, "Missed attacks: {}", scores.missed.len())?;
-        for &index in scores.missed.iter().take(options.examples.max(1) * 4) {
+        let shown = options.examples.max(10);
+        for &index in scores.missed.iter().take(shown) {
             let scenario = &scenarios[index];
             writeln!(
                 out,
@@ -103,6 +105,9 @@ pub fn write_scores(out: &mut dyn Write, scores: &Scorecard, labels: &Labels, op
                 scenario.token_id.as_deref().unwrap_or("-"),
                 scenario.event_ids.len()
             )?;
+        }
+        if scores.missed.len() > shown {
+            writeln!(out, "  - … {} more (in the report)", scores.missed.len() - shown)?;
         }
     }
     if scores.lookalikes_alerted.is_empty() {
