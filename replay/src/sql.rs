@@ -35,7 +35,6 @@ use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 use flate2::read::MultiGzDecoder;
 use tokenwatch_schemas::arrow::{EventBatchBuilder, event_schema};
 use tokenwatch_schemas::event::EventRecord;
-use tokenwatch_schemas::time::{TimeFormat, parse_str};
 use tokenwatch_schemas::{Alert, Event};
 
 use crate::arrow_alerts::{alert_schema, alerts_to_batch};
@@ -229,7 +228,10 @@ pub fn read_event_lines(path: &Path) -> Result<Vec<RecordBatch>> {
     let mut failure = None;
     for_each_line("events", path, |_, text| {
         let record: EventRecord = serde_json::from_str(text).map_err(|e| format!("not a tokenwatch event: {e}"))?;
-        builder.append(&event_from_record(record)?);
+        let time = record.time.clone();
+        let event =
+            Event::from_record(record).ok_or_else(|| format!("`time`: `{time}` is not an RFC 3339 timestamp"))?;
+        builder.append(&event);
         if builder.len() >= ROWS_PER_BATCH {
             match builder.finish() {
                 Ok(batch) => batches.push(batch),
@@ -245,36 +247,6 @@ pub fn read_event_lines(path: &Path) -> Result<Vec<RecordBatch>> {
         batches.push(builder.finish().map_err(|e| table_error("events", path, e))?);
     }
     Ok(batches)
-}
-
-/// The event back from its JSON form (`time` must be RFC 3339, as every output writes it).
-fn event_from_record(record: EventRecord) -> std::result::Result<Event, String> {
-    let time_us = parse_str(&record.time, TimeFormat::Rfc3339)
-        .ok_or_else(|| format!("`time`: `{}` is not an RFC 3339 timestamp", record.time))?;
-    Ok(Event {
-        time_us,
-        source: Arc::from(record.source),
-        class: record.class,
-        event_id: record.event_id,
-        action: record.action,
-        outcome: record.outcome,
-        token_id: record.token_id,
-        token_kind: record.token_kind,
-        subject: record.subject,
-        client_id: record.client_id,
-        session_id: record.session_id,
-        src_ip: record.src_ip,
-        geo: record.geo,
-        asn: record.asn,
-        as_org: record.as_org,
-        user_agent: record.user_agent,
-        device_id: record.device_id,
-        scopes: record.scopes,
-        resource: record.resource,
-        http_status: record.http_status,
-        tenant: record.tenant,
-        origin: record.origin,
-    })
 }
 
 /// Alerts written as JSON lines (tokenwatch's alert JSON; OCSF findings are not read), every
