@@ -9,8 +9,8 @@ scripts/install-test-deps.sh
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 status=0
-cargo test --workspace --doc "$@" 2>&1 | tee -a "$log" || status=1
-cargo test --workspace --all-targets "$@" 2>&1 | tee -a "$log" || status=1
+cargo test --workspace --doc --no-fail-fast "$@" 2>&1 | tee -a "$log" || status=1
+cargo test --workspace --all-targets --no-fail-fast "$@" 2>&1 | tee -a "$log" || status=1
 
 # Sum the per-binary "test result:" lines into one closing line.
 passed=$(grep -aoE 'test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')

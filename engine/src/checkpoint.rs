@@ -153,7 +153,8 @@ mod tests {
     use super::*;
 
     fn detection() -> Detection {
-        let settings = tokenwatch_rules::DetectionSettings { lateness_us: 3_600_000_000, ..Default::default() };
+        // Three minutes of lateness: of events one minute apart, the last three stay held.
+        let settings = tokenwatch_rules::DetectionSettings { lateness_us: 180_000_000, ..Default::default() };
         Detection::new(&RulesConfig::builtin().unwrap(), Arc::new(Inventory::empty()), settings)
     }
 
@@ -181,6 +182,7 @@ mod tests {
         let mut second = detection();
         second.restore(read.detection);
         assert_eq!(second.tokens_tracked(), 4);
+        assert_eq!(second.held_events(), 3);
         assert_eq!(second.held_events(), first.held_events());
 
         let path = store.path("events", 3);

@@ -13,6 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use tokenwatch_schemas::time::{TimeFormat, format_rfc3339_micros, parse_str};
 use tokenwatch_schemas::{Event, TokenKind};
 
+use crate::state::TextHash;
 use crate::{Error, Result};
 
 /// Validity of an inventoried token.
@@ -99,8 +100,8 @@ impl InventoryRecord {
 /// The inventory, indexed for look-up by event.
 #[derive(Debug, Clone, Default)]
 pub struct Inventory {
-    by_token: HashMap<String, Arc<InventoryRecord>>,
-    by_client: HashMap<(String, String), Arc<InventoryRecord>>,
+    by_token: HashMap<String, Arc<InventoryRecord>, TextHash>,
+    by_client: HashMap<(String, String), Arc<InventoryRecord>, TextHash>,
     len: usize,
 }
 

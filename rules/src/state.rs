@@ -18,7 +18,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::ops::{Deref, DerefMut};
 
 use tokenwatch_schemas::{Alert, Event};
-use xxhash_rust::xxh3::xxh3_64;
+use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 
 use crate::rules::burst::RateState;
 use crate::rules::impossible_travel::{TravelExtra, TravelState};
@@ -30,6 +30,31 @@ use crate::rules::token_reuse::{ReuseExtra, ReuseState, user_agent_family};
 pub fn token_key(token_id: &str) -> u64 {
     xxh3_64(token_id.as_bytes())
 }
+
+/// The hasher of the rule engine's look-up tables of text keys (the inventory by token id, the
+/// privileged actions): XXH3 of what is written, a few times cheaper than the standard SipHash on
+/// short keys. Those tables are filled from the operator's files only, so their keys are not an
+/// attacker's to choose.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TextHasher(u64);
+
+impl std::hash::Hasher for TextHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = xxh3_64_with_seed(bytes, self.0);
+    }
+
+    /// The terminator `str` writes after its bytes, mixed in cheaply.
+    fn write_u8(&mut self, byte: u8) {
+        self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Builds [`TextHasher`]s.
+pub type TextHash = std::hash::BuildHasherDefault<TextHasher>;
 
 /// What tokenwatch remembers about one token: a [`TokenCore`], boxed so that the map holds a
 /// pointer per token (see the module documentation). Dereferences to the core; its serde form is
@@ -167,24 +192,6 @@ impl TokenCore {
         }
     }
 
-    /// Makes `record` the latest recorded use (inline when it fits).
-    fn set_latest(&mut self, record: UseRecord) {
-        match record.0 {
-            Packed::Inline { len, bytes } => {
-                let mut latest = LatestUse { len, bytes: [0u8; INLINE_RECORD] };
-                latest.bytes[..usize::from(len)].copy_from_slice(&bytes[..usize::from(len)]);
-                self.uses.latest = latest;
-                if let Some(extra) = self.extra.as_mut() {
-                    extra.latest = None;
-                }
-            }
-            Packed::Heap(_) => {
-                self.uses.latest = LatestUse { len: IN_EXTRA, bytes: [0u8; INLINE_RECORD] };
-                self.extra_mut().latest = Some(Box::new(record));
-            }
-        }
-    }
-
     /// Makes `slot` refer to the event being judged, once the rules are done with it.
     pub fn remember(&mut self, slot: UseSlot) {
         self.uses.pending |= slot.bit();
@@ -220,7 +227,19 @@ impl TokenCore {
                 }
             }
         }
-        self.set_latest(UseRecord::of(event));
+        let fields = UseFieldsRef::of(event);
+        let layout = fields.layout();
+        if layout.len <= INLINE_RECORD {
+            // Written in place: the usual case, on every event, allocates nothing.
+            fields.write(&layout, &mut self.uses.latest.bytes[..layout.len]);
+            self.uses.latest.len = layout.len as u8;
+            if let Some(extra) = self.extra.as_mut() {
+                extra.latest = None;
+            }
+        } else {
+            self.uses.latest.len = IN_EXTRA;
+            self.extra_mut().latest = Some(Box::new(UseRecord::pack(&fields)));
+        }
         self.uses.pins = pending;
     }
 }
@@ -262,12 +281,22 @@ const INLINE_RECORD: usize = 61;
 /// [`LatestUse::len`] of a record kept in [`Extra::latest`].
 const IN_EXTRA: u8 = u8::MAX;
 
-/// The packed bytes of the latest recorded use: `len` bytes (0: none), or [`IN_EXTRA`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+/// The packed bytes of the latest recorded use: `len` bytes (0: none), or [`IN_EXTRA`]. Bytes past
+/// `len` are left over from earlier records and mean nothing.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(into = "Option<LatestForm>", from = "Option<LatestForm>")]
 struct LatestUse {
     len: u8,
     bytes: [u8; INLINE_RECORD],
+}
+
+impl PartialEq for LatestUse {
+    fn eq(&self, other: &Self) -> bool {
+        fn used(latest: &LatestUse) -> &[u8] {
+            latest.bytes.get(..usize::from(latest.len)).unwrap_or_default()
+        }
+        self.len == other.len && used(self) == used(other)
+    }
 }
 
 impl Default for LatestUse {
@@ -332,83 +361,18 @@ const ID_UPPER: u8 = 32;
 impl UseRecord {
     /// The record of `event`.
     pub fn of(event: &Event) -> Self {
-        let geo = event.geo.as_ref();
-        Self::pack(&UseFieldsRef {
-            time_us: event.time_us,
-            ip: event.src_ip,
-            asn: event.asn,
-            country: geo.and_then(|g| g.country.as_deref()),
-            city: geo.and_then(|g| g.city.as_deref()),
-            family: event.user_agent.as_deref().and_then(user_agent_family),
-            device: event.device_id.as_deref(),
-            event_id: &event.event_id,
-        })
+        Self::pack(&UseFieldsRef::of(event))
     }
 
     fn pack(fields: &UseFieldsRef<'_>) -> Self {
-        let (id_flags, id_bytes) = compact_id(fields.event_id);
-        let mut flags = id_flags;
-        let ip_len = match fields.ip {
-            Some(IpAddr::V4(_)) => {
-                flags |= IPV4;
-                4
-            }
-            Some(IpAddr::V6(_)) => {
-                flags |= IPV6;
-                16
-            }
-            None => 0,
-        };
-        if fields.asn.is_some() {
-            flags |= ASN;
-        }
-        let texts = [fields.country, fields.city, fields.family, fields.device].map(|t| t.unwrap_or_default());
-        let id_len = if id_bytes.is_some() { 16 } else { fields.event_id.len() };
-        let len = 9
-            + ip_len
-            + if fields.asn.is_some() { 4 } else { 0 }
-            + texts.iter().map(|t| varint_len(t.len()) + t.len()).sum::<usize>()
-            + id_len;
-        let write = |out: &mut [u8]| {
-            let mut at = 0;
-            let mut put = |bytes: &[u8]| {
-                out[at..at + bytes.len()].copy_from_slice(bytes);
-                at += bytes.len();
-            };
-            put(&fields.time_us.to_le_bytes());
-            put(&[flags]);
-            match fields.ip {
-                Some(IpAddr::V4(v4)) => put(&v4.octets()),
-                Some(IpAddr::V6(v6)) => put(&v6.octets()),
-                None => {}
-            }
-            if let Some(asn) = fields.asn {
-                put(&asn.to_le_bytes());
-            }
-            for text in texts {
-                let mut length = text.len();
-                loop {
-                    let low = (length & 0x7f) as u8;
-                    length >>= 7;
-                    put(&[if length == 0 { low } else { low | 0x80 }]);
-                    if length == 0 {
-                        break;
-                    }
-                }
-                put(text.as_bytes());
-            }
-            match &id_bytes {
-                Some(bytes) => put(bytes),
-                None => put(fields.event_id.as_bytes()),
-            }
-        };
-        if len <= INLINE_RECORD {
+        let layout = fields.layout();
+        if layout.len <= INLINE_RECORD {
             let mut bytes = [0u8; INLINE_RECORD];
-            write(&mut bytes[..len]);
-            UseRecord(Packed::Inline { len: len as u8, bytes })
+            fields.write(&layout, &mut bytes[..layout.len]);
+            UseRecord(Packed::Inline { len: layout.len as u8, bytes })
         } else {
-            let mut bytes = vec![0u8; len].into_boxed_slice();
-            write(&mut bytes);
+            let mut bytes = vec![0u8; layout.len].into_boxed_slice();
+            fields.write(&layout, &mut bytes);
             UseRecord(Packed::Heap(bytes))
         }
     }
@@ -428,39 +392,50 @@ impl UseRecord {
 
 /// Bytes of the LEB128 encoding of `length`.
 fn varint_len(length: usize) -> usize {
-    (usize::BITS - (length | 1).leading_zeros()).div_ceil(7) as usize
+    if length < 0x80 { 1 } else { (usize::BITS - length.leading_zeros()).div_ceil(7) as usize }
 }
 
 /// `(flags, 16 bytes)` for an event id that is a canonical UUID (`8-4-4-4-12`) or 32 hexadecimal
 /// digits, all lower case or all upper case; `(0, None)` for any other id (kept as text).
 fn compact_id(id: &str) -> (u8, Option<[u8; 16]>) {
+    /// Per byte: its value as a hexadecimal digit, and its class (1 lower-case letter, 2
+    /// upper-case letter, 4 not a digit).
+    static DIGITS: [(u8, u8); 256] = {
+        let mut table = [(0u8, 4u8); 256];
+        let mut byte = 0;
+        while byte < 256 {
+            table[byte] = match byte as u8 {
+                b @ b'0'..=b'9' => (b - b'0', 0),
+                b @ b'a'..=b'f' => (b - b'a' + 10, 1),
+                b @ b'A'..=b'F' => (b - b'A' + 10, 2),
+                _ => (0, 4),
+            };
+            byte += 1;
+        }
+        table
+    };
+    /// Where the 16 digit pairs are in a canonical UUID, and in 32 digits.
+    const UUID_PAIRS: [usize; 16] = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
+    const HEX_PAIRS: [usize; 16] = [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30];
     let bytes = id.as_bytes();
-    let (uuid, digits): (bool, &[u8]) = match bytes.len() {
-        36 if [8, 13, 18, 23].iter().all(|&at| bytes[at] == b'-') => (true, bytes),
-        32 => (false, bytes),
+    let (uuid, pairs) = match bytes.len() {
+        36 if bytes[8] == b'-' && bytes[13] == b'-' && bytes[18] == b'-' && bytes[23] == b'-' => (true, &UUID_PAIRS),
+        32 => (false, &HEX_PAIRS),
         _ => return (0, None),
     };
-    let upper = bytes.iter().any(u8::is_ascii_uppercase);
     let mut out = [0u8; 16];
-    let mut nibbles = 0;
-    for &byte in digits {
-        let value = match byte {
-            b'-' if uuid => continue,
-            b'0'..=b'9' => byte - b'0',
-            b'a'..=b'f' if !upper => byte - b'a' + 10,
-            b'A'..=b'F' if upper => byte - b'A' + 10,
-            _ => return (0, None),
-        };
-        if nibbles == 32 {
-            return (0, None);
-        }
-        out[nibbles / 2] |= if nibbles % 2 == 0 { value << 4 } else { value };
-        nibbles += 1;
+    let mut class = 0u8;
+    for (byte, &at) in out.iter_mut().zip(pairs) {
+        let (high, high_class) = DIGITS[usize::from(bytes[at])];
+        let (low, low_class) = DIGITS[usize::from(bytes[at + 1])];
+        class |= high_class | low_class;
+        *byte = high << 4 | low;
     }
-    if nibbles != 32 {
+    // Not hexadecimal, or mixed case (which 16 bytes could not give back).
+    if class & 4 != 0 || class == 3 {
         return (0, None);
     }
-    let flags = if uuid { ID_UUID } else { ID_HEX } | if upper { ID_UPPER } else { 0 };
+    let flags = if uuid { ID_UUID } else { ID_HEX } | if class == 2 { ID_UPPER } else { 0 };
     (flags, Some(out))
 }
 
@@ -605,6 +580,92 @@ struct UseFieldsRef<'a> {
     family: Option<&'a str>,
     device: Option<&'a str>,
     event_id: &'a str,
+}
+
+/// How a record is laid out: its flags, its compacted event id, its length.
+struct Layout {
+    flags: u8,
+    id: Option<[u8; 16]>,
+    len: usize,
+}
+
+impl<'a> UseFieldsRef<'a> {
+    fn of(event: &'a Event) -> Self {
+        let geo = event.geo.as_ref();
+        UseFieldsRef {
+            time_us: event.time_us,
+            ip: event.src_ip,
+            asn: event.asn,
+            country: geo.and_then(|g| g.country.as_deref()),
+            city: geo.and_then(|g| g.city.as_deref()),
+            family: event.user_agent.as_deref().and_then(user_agent_family),
+            device: event.device_id.as_deref(),
+            event_id: &event.event_id,
+        }
+    }
+
+    fn texts(&self) -> [&'a str; 4] {
+        [self.country, self.city, self.family, self.device].map(Option::unwrap_or_default)
+    }
+
+    fn layout(&self) -> Layout {
+        let (mut flags, id) = compact_id(self.event_id);
+        let ip_len = match self.ip {
+            Some(IpAddr::V4(_)) => {
+                flags |= IPV4;
+                4
+            }
+            Some(IpAddr::V6(_)) => {
+                flags |= IPV6;
+                16
+            }
+            None => 0,
+        };
+        if self.asn.is_some() {
+            flags |= ASN;
+        }
+        let len = 9
+            + ip_len
+            + if self.asn.is_some() { 4 } else { 0 }
+            + self.texts().iter().map(|text| varint_len(text.len()) + text.len()).sum::<usize>()
+            + if id.is_some() { 16 } else { self.event_id.len() };
+        Layout { flags, id, len }
+    }
+
+    /// Writes the record into `out`, exactly `layout.len` bytes.
+    fn write(&self, layout: &Layout, out: &mut [u8]) {
+        let mut at = 0;
+        let mut put = |bytes: &[u8]| {
+            out[at..at + bytes.len()].copy_from_slice(bytes);
+            at += bytes.len();
+        };
+        put(&self.time_us.to_le_bytes());
+        put(&[layout.flags]);
+        match self.ip {
+            Some(IpAddr::V4(v4)) => put(&v4.octets()),
+            Some(IpAddr::V6(v6)) => put(&v6.octets()),
+            None => {}
+        }
+        if let Some(asn) = self.asn {
+            put(&asn.to_le_bytes());
+        }
+        for text in self.texts() {
+            let mut length = text.len();
+            loop {
+                let low = (length & 0x7f) as u8;
+                length >>= 7;
+                put(&[if length == 0 { low } else { low | 0x80 }]);
+                if length == 0 {
+                    break;
+                }
+            }
+            put(text.as_bytes());
+        }
+        match &layout.id {
+            Some(bytes) => put(bytes),
+            None => put(self.event_id.as_bytes()),
+        }
+    }
 }
 
 impl From<UseRecord> for UseFields {

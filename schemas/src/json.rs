@@ -16,7 +16,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
 /// A JSON value whose strings borrow from the parsed bytes where they can.
@@ -39,7 +39,11 @@ pub enum Node<'a> {
 impl<'a> Node<'a> {
     /// Parses one JSON document (trailing whitespace only), as `serde_json::from_slice` would.
     pub fn parse(bytes: &'a [u8]) -> serde_json::Result<Node<'a>> {
-        serde_json::from_slice(bytes)
+        let mut scratch = Scratch::default();
+        let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+        let node = NodeSeed(&mut scratch).deserialize(&mut deserializer)?;
+        deserializer.end()?;
+        Ok(node)
     }
 
     /// A tree borrowing the strings of `value`.
@@ -76,10 +80,14 @@ impl<'a> Node<'a> {
 
     /// The value under `key` of an object (its last, when repeated).
     pub fn get(&self, key: &str) -> Option<&Node<'a>> {
-        match self {
-            Node::Object(entries) => entries.iter().rev().find(|(name, _)| name.as_ref() == key).map(|(_, item)| item),
-            _ => None,
-        }
+        let Node::Object(entries) = self else { return None };
+        let (length, first) = (key.len(), key.as_bytes().first());
+        // Length and first byte rule out most keys before a full comparison.
+        entries
+            .iter()
+            .rev()
+            .find(|(name, _)| name.len() == length && name.as_bytes().first() == first && name.as_ref() == key)
+            .map(|(_, item)| item)
     }
 
     /// Element `index` of an array.
@@ -140,13 +148,33 @@ impl fmt::Display for Node<'_> {
 
 impl<'de: 'a, 'a> Deserialize<'de> for Node<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(NodeVisitor(PhantomData))
+        NodeSeed(&mut Scratch::default()).deserialize(deserializer)
     }
 }
 
-struct NodeVisitor<'a>(PhantomData<&'a ()>);
+/// The elements of the containers being parsed, one segment per open container: a container's
+/// elements go there, then move to a vector of exactly their number when it closes, so each
+/// container allocates once (instead of once per doubling).
+#[derive(Default)]
+struct Scratch<'a> {
+    entries: Vec<(Cow<'a, str>, Node<'a>)>,
+    items: Vec<Node<'a>>,
+}
 
-impl<'de: 'a, 'a> Visitor<'de> for NodeVisitor<'a> {
+/// Parses one value, using the scratch space of the document.
+struct NodeSeed<'s, 'a>(&'s mut Scratch<'a>);
+
+impl<'de: 'a, 'a> DeserializeSeed<'de> for NodeSeed<'_, 'a> {
+    type Value = Node<'a>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Node<'a>, D::Error> {
+        deserializer.deserialize_any(NodeVisitor(self.0))
+    }
+}
+
+struct NodeVisitor<'s, 'a>(&'s mut Scratch<'a>);
+
+impl<'de: 'a, 'a> Visitor<'de> for NodeVisitor<'_, 'a> {
     type Value = Node<'a>;
 
     fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -186,7 +214,7 @@ impl<'de: 'a, 'a> Visitor<'de> for NodeVisitor<'a> {
     }
 
     fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Node<'a>, D::Error> {
-        Deserialize::deserialize(deserializer)
+        NodeSeed(self.0).deserialize(deserializer)
     }
 
     fn visit_unit<E>(self) -> Result<Node<'a>, E> {
@@ -194,19 +222,22 @@ impl<'de: 'a, 'a> Visitor<'de> for NodeVisitor<'a> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node<'a>, A::Error> {
-        let mut items = Vec::new();
-        while let Some(item) = seq.next_element()? {
-            items.push(item);
+        let scratch = self.0;
+        let start = scratch.items.len();
+        while let Some(item) = seq.next_element_seed(NodeSeed(&mut *scratch))? {
+            scratch.items.push(item);
         }
-        Ok(Node::Array(items))
+        Ok(Node::Array(scratch.items.drain(start..).collect()))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node<'a>, A::Error> {
-        let mut entries = Vec::new();
+        let scratch = self.0;
+        let start = scratch.entries.len();
         while let Some(Key(key)) = map.next_key()? {
-            entries.push((key, map.next_value()?));
+            let value = map.next_value_seed(NodeSeed(&mut *scratch))?;
+            scratch.entries.push((key, value));
         }
-        Ok(Node::Object(entries))
+        Ok(Node::Object(scratch.entries.drain(start..).collect()))
     }
 }
 

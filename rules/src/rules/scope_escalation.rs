@@ -51,7 +51,7 @@ use xxhash_rust::xxh3::xxh3_64_with_seed;
 use crate::config::{Allowlist, RuleFile, Thresholds, micros};
 use crate::rule::{Finding, Rule, RuleContext};
 use crate::rules::rule_settings;
-use crate::state::{TokenCore, TokenState};
+use crate::state::{TextHash, TokenCore, TokenState};
 
 /// Hash seed of scopes.
 const SCOPE_SEED: u64 = 0;
@@ -247,7 +247,7 @@ pub struct ScopeEscalation {
     file: RuleFile<ScopeThresholds>,
     allow: Allowlist,
     /// Privileged actions without wildcards.
-    exact_actions: HashSet<String>,
+    exact_actions: HashSet<String, TextHash>,
     /// Privileged actions with wildcards.
     action_patterns: Vec<Glob>,
 }

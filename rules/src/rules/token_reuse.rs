@@ -194,7 +194,10 @@ fn touch(core: &mut TokenCore, dimension: Dimension, hash: u32) {
         let range = state.range(dimension);
         let total = state.total();
         if let Some(at) = state.pool[range.clone()].iter().position(|&h| h == hash) {
-            state.pool[range.start + at..range.end].rotate_left(1);
+            // Usually already the most recent: nothing to move.
+            if range.start + at + 1 < range.end {
+                state.pool[range.start + at..range.end].rotate_left(1);
+            }
             return;
         }
         if range.len() == KNOWN {
@@ -439,33 +442,43 @@ impl std::fmt::Display for Network {
 }
 
 /// A non-zero 32-bit hash of `bytes` under a one-byte `tag` (so dimensions never collide by
-/// construction).
+/// construction): 32 bits of XXH3 of the tag followed by the bytes.
 fn hash_bytes(tag: u8, bytes: &[u8]) -> u32 {
-    let mut buffer = [0u8; 80];
-    let hash = if bytes.len() < buffer.len() {
-        buffer[0] = tag;
-        buffer[1..=bytes.len()].copy_from_slice(bytes);
-        xxh3_64(&buffer[..=bytes.len()])
-    } else {
-        let mut owned = Vec::with_capacity(bytes.len() + 1);
-        owned.push(tag);
-        owned.extend_from_slice(bytes);
-        xxh3_64(&owned)
-    };
-    (hash as u32).max(1)
+    tagged_hash(tag, bytes, false)
 }
 
 /// [`hash_bytes`] of the ASCII-lower-cased text.
 fn hash_folded(tag: u8, text: &str) -> u32 {
-    let mut buffer = [0u8; 64];
-    if text.len() <= buffer.len() {
-        let folded = &mut buffer[..text.len()];
-        folded.copy_from_slice(text.as_bytes());
-        folded.make_ascii_lowercase();
-        hash_bytes(tag, folded)
-    } else {
-        hash_bytes(tag, text.to_ascii_lowercase().as_bytes())
+    tagged_hash(tag, text.as_bytes(), true)
+}
+
+fn tagged_hash(tag: u8, bytes: &[u8], fold: bool) -> u32 {
+    /// Hashes `tag` and `bytes` (lower-cased when `fold`) through a buffer of `N` bytes.
+    fn through<const N: usize>(tag: u8, bytes: &[u8], fold: bool) -> u64 {
+        let mut buffer = [0u8; N];
+        let tagged = &mut buffer[..=bytes.len()];
+        tagged[0] = tag;
+        tagged[1..].copy_from_slice(bytes);
+        if fold {
+            tagged[1..].make_ascii_lowercase();
+        }
+        xxh3_64(tagged)
     }
+    let hash = match bytes.len() {
+        0..16 => through::<16>(tag, bytes, fold),
+        16..80 => through::<80>(tag, bytes, fold),
+        _ => {
+            let mut owned = Vec::with_capacity(bytes.len() + 1);
+            owned.push(tag);
+            owned.extend_from_slice(bytes);
+            if fold {
+                owned.make_ascii_lowercase();
+                owned[0] = tag;
+            }
+            xxh3_64(&owned)
+        }
+    };
+    (hash as u32).max(1)
 }
 
 /// Browsers, found by their marker in a `Mozilla/…` user agent, the first match winning (Edge and
@@ -498,24 +511,36 @@ const BROWSERS: &[(&str, &str)] = &[
 ///
 /// Every event with a user agent needs its family (twice: for the token's context and for the
 /// record of its use), and a handful of distinct agents make most traffic, so the answer is
-/// memoised per thread (64 agents, by hash); the memo never changes the answer.
+/// memoised per thread (256 agents, by hash); the memo never changes the answer.
 pub fn user_agent_family(agent: &str) -> Option<&str> {
-    const SLOTS: usize = 64;
-    /// The last agents seen by this thread, by hash, with their families.
-    type Memo = Vec<Option<(Box<str>, Family)>>;
+    const SLOTS: usize = 256;
+    /// The last agents seen by this thread, by hash, with their families, and the slot of the one
+    /// asked last (the same event asks twice).
+    struct Memo {
+        slots: Vec<Option<(Box<str>, Family)>>,
+        last: usize,
+    }
     thread_local! {
-        static MEMO: std::cell::RefCell<Memo> = std::cell::RefCell::new(vec![None; SLOTS]);
+        static MEMO: std::cell::RefCell<Memo> = std::cell::RefCell::new(Memo { slots: vec![None; SLOTS], last: 0 });
     }
     if agent.len() > 512 {
         return family_of(agent).resolve(agent);
     }
-    let slot = (xxh3_64(agent.as_bytes()) % SLOTS as u64) as usize;
-    let family = MEMO.with_borrow_mut(|memo| match &memo[slot] {
-        Some((known, family)) if **known == *agent => *family,
-        _ => {
-            let family = family_of(agent);
-            memo[slot] = Some((agent.into(), family));
-            family
+    let family = MEMO.with_borrow_mut(|memo| {
+        if let Some((known, family)) = &memo.slots[memo.last]
+            && **known == *agent
+        {
+            return *family;
+        }
+        let slot = (xxh3_64(agent.as_bytes()) % SLOTS as u64) as usize;
+        memo.last = slot;
+        match &memo.slots[slot] {
+            Some((known, family)) if **known == *agent => *family,
+            _ => {
+                let family = family_of(agent);
+                memo.slots[slot] = Some((agent.into(), family));
+                family
+            }
         }
     });
     family.resolve(agent)

@@ -360,13 +360,19 @@ fn eval_text<'a>(spec: &FieldSpec, record: &'a Node<'_>, ctx: &NormalizeContext)
 /// the markers of values the vendor redacted itself (`REDACTED`, `[REDACTED]`, `***`).
 fn is_null_like(text: &str) -> bool {
     let text = text.trim();
-    text.is_empty()
-        || text == "-"
-        || text == "(null)"
-        || text.eq_ignore_ascii_case("null")
-        || text.eq_ignore_ascii_case("unknown")
-        || text.trim_matches(['[', ']', '<', '>']).eq_ignore_ascii_case("redacted")
-        || text.bytes().all(|b| b == b'*')
+    // Each placeholder has its own first byte: one comparison rules most text out.
+    match text.as_bytes().first() {
+        None => true,
+        Some(b'-') => text == "-",
+        Some(b'(') => text == "(null)",
+        Some(b'n' | b'N') => text.eq_ignore_ascii_case("null"),
+        Some(b'u' | b'U') => text.eq_ignore_ascii_case("unknown"),
+        Some(b'*') => text.bytes().all(|b| b == b'*'),
+        Some(b'[' | b']' | b'<' | b'>' | b'r' | b'R') => {
+            text.trim_matches(['[', ']', '<', '>']).eq_ignore_ascii_case("redacted")
+        }
+        Some(_) => false,
+    }
 }
 
 fn render_template(parts: &[TemplatePart], record: &Node<'_>) -> Option<String> {
