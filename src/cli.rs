@@ -188,6 +188,11 @@ pub struct BenchArgs {
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
+
+    /// Kafka bootstrap servers, host:port[,host:port...]: also measure raw consumption, `tokenwatch
+    /// run` end to end and event-to-alert latency at 70% load, on topics named tokenwatch-bench-*.
+    #[arg(long, value_name = "HOSTS")]
+    pub brokers: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -47,6 +47,10 @@ impl Family {
         series.get(&key).copied().unwrap_or(0.0)
     }
 
+    fn total(&self) -> f64 {
+        self.series.lock().unwrap_or_else(|e| e.into_inner()).values().sum()
+    }
+
     fn retain(&self, keep: impl Fn(&[String]) -> bool) {
         self.series.lock().unwrap_or_else(|e| e.into_inner()).retain(|key, _| keep(key));
     }
@@ -180,6 +184,7 @@ pub struct Metrics {
     paused: Scalar,
     inventory_records: Scalar,
     duplicates: Scalar,
+    judged: Scalar,
     latency: Mutex<Latency>,
     ready: AtomicBool,
     alerts_produced: AtomicU64,
@@ -258,6 +263,11 @@ impl Metrics {
                 "counter",
                 "Events dropped because their record was already judged (re-delivery after a restart).",
             ),
+            judged: Scalar::new(
+                "tokenwatch_events_judged_total",
+                "counter",
+                "Events the detection stage has taken in, to judge in event-time order (replays of a taken-over partition included).",
+            ),
             latency: Mutex::new(Latency::new(Duration::from_secs(60))),
             ready: AtomicBool::new(false),
             alerts_produced: AtomicU64::new(0),
@@ -313,6 +323,29 @@ impl Metrics {
     /// Records processing latencies (`count` records that took `latency`).
     pub fn latency(&self, latency: Duration, count: u64) {
         self.latency.lock().unwrap_or_else(|e| e.into_inner()).record(latency, count);
+    }
+
+    /// Records the processing latencies of a batch of records, under one lock.
+    pub fn latencies(&self, latencies: &[Duration]) {
+        let mut histogram = self.latency.lock().unwrap_or_else(|e| e.into_inner());
+        for &latency in latencies {
+            histogram.record(latency, 1);
+        }
+    }
+
+    /// Counts events taken in by the detection stage.
+    pub fn judged(&self, count: u64) {
+        self.judged.value.fetch_add(count as i64, Ordering::Relaxed);
+    }
+
+    /// Events taken in by the detection stage so far.
+    pub fn events_judged(&self) -> u64 {
+        self.judged.value.load(Ordering::Relaxed) as u64
+    }
+
+    /// Raw records consumed so far, over every input topic.
+    pub fn records_in(&self) -> u64 {
+        self.records.total() as u64
     }
 
     /// Sets the tokens tracked by this instance.
@@ -378,6 +411,7 @@ impl Metrics {
             &self.paused,
             &self.inventory_records,
             &self.duplicates,
+            &self.judged,
         ] {
             scalar.render(&mut out);
         }

@@ -10,7 +10,7 @@ use crate::cli::{BenchArgs, Cli};
 
 pub fn bench(cli: &Cli, args: &BenchArgs) -> Result<()> {
     let settings = Settings::load(cli.config.as_deref())?;
-    let options = BenchOptions { quick: args.quick, work_dir: None };
+    let options = BenchOptions { quick: args.quick, work_dir: None, brokers: args.brokers.clone() };
     let quiet = cli.quiet;
     let mut progress = |step: &str| {
         if !quiet {

@@ -364,6 +364,8 @@ impl DetectStage {
         let mut alerts = Vec::new();
         let mut discarded = Vec::new();
         let now = now_us();
+        let mut latencies = Vec::with_capacity(batch.len());
+        let mut judged = 0u64;
         let mut by_partition: BTreeMap<i32, Vec<Incoming>> = BTreeMap::new();
         for incoming in batch {
             by_partition.entry(incoming.partition).or_default().push(incoming);
@@ -378,7 +380,7 @@ impl DetectStage {
                 }
                 state.next_offset = item.offset + 1;
                 if let Some(received) = item.received_us {
-                    self.metrics.latency(Duration::from_micros(now.saturating_sub(received).max(0) as u64), 1);
+                    latencies.push(Duration::from_micros(now.saturating_sub(received).max(0) as u64));
                 }
                 if item.offset < state.silent_until {
                     silent.push(item.event);
@@ -386,6 +388,7 @@ impl DetectStage {
                     loud.push(item.event);
                 }
             }
+            judged += (silent.len() + loud.len()) as u64;
             if !silent.is_empty() {
                 state.detection.process(silent, &mut discarded);
                 discarded.clear();
@@ -394,6 +397,8 @@ impl DetectStage {
                 state.detection.process(loud, &mut alerts);
             }
         }
+        self.metrics.latencies(&latencies);
+        self.metrics.judged(judged);
         let tokens: usize = held.values().map(|h| h.detection.tokens_tracked()).sum();
         let duplicates: u64 = held.values().map(|h| h.detection.stats().duplicates).sum();
         self.metrics.set_tokens_tracked(tokens as u64);

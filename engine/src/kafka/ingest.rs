@@ -10,7 +10,7 @@
 //!
 //! An event without a token id is counted but not forwarded: no rule can judge it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -185,16 +185,19 @@ impl IngestStage {
         let mut offsets = Offsets::new();
         let mut payload = Vec::with_capacity(1024);
         let received = received_us.to_string();
+        // Counted per chunk: one metrics update per topic and per source, not per record.
+        let mut records_by_topic: BTreeMap<&str, u64> = BTreeMap::new();
+        let mut events_by_source: BTreeMap<Arc<str>, u64> = BTreeMap::new();
         for (index, outputs) in outputs {
             let raw = &chunk[index];
-            self.metrics.record_in(&raw.topic, 1);
+            *records_by_topic.entry(raw.topic.as_str()).or_default() += 1;
             report.records += 1;
             offsets.insert((raw.topic.clone(), raw.partition), raw.offset + 1);
             for output in outputs {
                 payload.clear();
                 match output {
                     Normalized::Event(event) => {
-                        self.metrics.event_in(&event.source, 1);
+                        *events_by_source.entry(Arc::clone(&event.source)).or_default() += 1;
                         let Some(token) = event.token_id.as_deref() else { continue };
                         event
                             .write_json(&mut payload)
@@ -222,6 +225,12 @@ impl IngestStage {
                     }
                 }
             }
+        }
+        for (topic, count) in records_by_topic {
+            self.metrics.record_in(topic, count);
+        }
+        for (source, count) in events_by_source {
+            self.metrics.event_in(&source, count);
         }
         Ok(offsets)
     }

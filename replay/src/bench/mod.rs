@@ -37,9 +37,12 @@ use tokenwatch_engine::{Pipeline, RawRecord, Settings, Sink, setup};
 use tokenwatch_rules::{Detection, DetectionSettings, Inventory, RuleSet, RulesConfig};
 use tokenwatch_schemas::{Alert, DeadLetter, Event, EventClass, Geo, GeoFrom, Origin, Outcome, TokenKind};
 
+pub use self::kafka::KafkaFigures;
 use crate::generate::{GenerateOptions, generate};
 use crate::input::{Input, RecordReader};
 use crate::{Error, Result};
+
+pub mod kafka;
 
 /// Tokens held for the memory figure.
 pub const MEMORY_TOKENS: usize = 1_000_000;
@@ -52,6 +55,8 @@ pub struct BenchOptions {
     pub quick: bool,
     /// Where to write the corpus; `None`: a temporary folder, removed at the end.
     pub work_dir: Option<PathBuf>,
+    /// Kafka bootstrap servers: also measure `tokenwatch run` against them.
+    pub brokers: Option<String>,
 }
 
 /// The figures of one run. Rates are events per second; see the module documentation for what
@@ -78,6 +83,9 @@ pub struct BenchReport {
     pub quick: bool,
     /// Measured rounds per figure (the median is reported).
     pub rounds: usize,
+    /// The Kafka figures, when brokers were given (their keys sit beside the others).
+    #[serde(flatten)]
+    pub kafka: Option<KafkaFigures>,
 }
 
 /// A latency distribution, nanoseconds.
@@ -123,6 +131,10 @@ pub mod targets {
     pub const DETECT_P99_NS: f64 = 2000.0;
     /// `bytes_per_token` at most.
     pub const BYTES_PER_TOKEN: f64 = 256.0;
+    /// `kafka_events_per_sec / kafka_raw_consume_events_per_sec` at least.
+    pub const KAFKA_RATIO: f64 = 0.45;
+    /// `event_to_alert_p99_ms` at most, at 70% load.
+    pub const EVENT_TO_ALERT_P99_MS: f64 = 50.0;
 }
 
 impl BenchReport {
@@ -193,6 +205,39 @@ impl BenchReport {
                 "{:<34} {:>16} {:>9}  (resident memory is read from /proc/self/status)\n",
                 "memory per token", "n/a", ""
             )),
+        }
+        if let Some(kafka) = &self.kafka {
+            let baseline = kafka.kafka_raw_consume_events_per_sec;
+            let share = if baseline > 0.0 { kafka.kafka_events_per_sec / baseline } else { 0.0 };
+            out.push_str(&format!("\nKafka, brokers {}\n", kafka.kafka_brokers));
+            out.push_str(&format!(
+                "{:<34} {:>12} ev/s {:>9.2}  baseline\n",
+                "raw consume (1 consumer)",
+                rate(baseline),
+                1.0
+            ));
+            out.push_str(&format!(
+                "{:<34} {:>12} ev/s {:>9.2}  >= {:.2} x raw consume: {}\n",
+                "tokenwatch run, end to end",
+                rate(kafka.kafka_events_per_sec),
+                share,
+                targets::KAFKA_RATIO,
+                verdict(share >= targets::KAFKA_RATIO)
+            ));
+            let load = format!("at {} ev/s", rate(kafka.kafka_load_events_per_sec));
+            out.push_str(&format!(
+                "{:<34} {:>13.1} ms {:>9}\n",
+                "event -> alert, p50", kafka.event_to_alert_p50_ms, ""
+            ));
+            out.push_str(&format!(
+                "{:<34} {:>13.1} ms {:>9}  <= {:.0} ms {load} ({} alerts): {}\n",
+                "event -> alert, p99",
+                kafka.event_to_alert_p99_ms,
+                "",
+                targets::EVENT_TO_ALERT_P99_MS,
+                kafka.kafka_alerts_timed,
+                verdict(kafka.event_to_alert_p99_ms <= targets::EVENT_TO_ALERT_P99_MS)
+            ));
         }
         out
     }
@@ -282,7 +327,6 @@ pub fn run(settings: &Settings, options: &BenchOptions, progress: &mut dyn FnMut
 
     progress("detection alone");
     let events = normalized_events(&replay_settings, &records, threads)?;
-    drop(records);
     let mut means = Vec::new();
     let mut p99s = Vec::new();
     for round in 0..warmups + rounds {
@@ -293,6 +337,16 @@ pub fn run(settings: &Settings, options: &BenchOptions, progress: &mut dyn FnMut
         }
     }
     let detect_ns_per_event = Latency { mean: median_f64(means), p99: median_f64(p99s) };
+
+    let kafka = match &options.brokers {
+        Some(brokers) => {
+            let feed = kafka::Feed::of(&records, &events);
+            let feed_for = Duration::from_secs(if options.quick { 5 } else { 15 });
+            let state = work.path.join("kafka-state");
+            Some(kafka::measure(&replay_settings, brokers, &feed, &state, rounds.min(3), feed_for, progress)?)
+        }
+        None => None,
+    };
 
     Ok(BenchReport {
         raw_parse_events_per_sec: corpus.events as f64 / raw.as_secs_f64(),
@@ -305,6 +359,7 @@ pub fn run(settings: &Settings, options: &BenchOptions, progress: &mut dyn FnMut
         corpus,
         quick: options.quick,
         rounds,
+        kafka,
     })
 }
 
@@ -664,8 +719,10 @@ mod tests {
             },
             quick: true,
             rounds: 1,
+            kafka: None,
         };
         let table = report.table();
+        assert!(!table.contains("Kafka"), "{table}");
         assert!(table.contains("replay, 1 thread"), "{table}");
         assert!(table.contains("0.70  >= 0.6 x raw: met"), "{table}");
         assert!(table.contains("1.00  >= 1.1 x raw on 2 cores: MISSED"), "{table}");
@@ -682,5 +739,32 @@ mod tests {
             assert!(json.get(key).is_some(), "{key} missing from {json}");
         }
         assert_eq!(json["detect_ns_per_event"]["p99"], 2500.0);
+        assert!(json.get("kafka_events_per_sec").is_none(), "{json}");
+
+        let with_kafka = BenchReport {
+            kafka: Some(KafkaFigures {
+                kafka_raw_consume_events_per_sec: 200_000.0,
+                kafka_events_per_sec: 80_000.0,
+                event_to_alert_p50_ms: 12.0,
+                event_to_alert_p99_ms: 61.5,
+                kafka_load_events_per_sec: 56_000.0,
+                kafka_alerts_timed: 42,
+                kafka_brokers: "localhost:9092".to_string(),
+            }),
+            ..report
+        };
+        let table = with_kafka.table();
+        assert!(table.contains("0.40  >= 0.45 x raw consume: MISSED"), "{table}");
+        assert!(table.contains("61.5 ms"), "{table}");
+        assert!(table.contains("<= 50 ms at 56,000 ev/s (42 alerts): MISSED"), "{table}");
+        let json = serde_json::to_value(&with_kafka).unwrap();
+        for key in [
+            "kafka_raw_consume_events_per_sec",
+            "kafka_events_per_sec",
+            "event_to_alert_p50_ms",
+            "event_to_alert_p99_ms",
+        ] {
+            assert!(json.get(key).is_some_and(serde_json::Value::is_number), "{key} missing from {json}");
+        }
     }
 }
