@@ -302,11 +302,12 @@ impl DetectStage {
             }
             in_flight.settle(None, &mut reached).await?;
             if in_flight.len() > self.kafka.max_in_flight {
-                // Not reading is the pause (see the ingest stage's backpressure for why the
-                // consumer itself is not paused).
+                let assignment = self.consumer.assignment().unwrap_or_else(|_| TopicPartitionList::new());
+                let _ = self.consumer.pause(&assignment);
                 self.metrics.set_paused(true);
                 warn!(in_flight = in_flight.len(), "detect: the alerts topic is slow; consumption paused");
                 let settled = in_flight.settle(Some(self.kafka.max_in_flight / 2), &mut reached).await;
+                let _ = self.consumer.resume(&assignment);
                 self.metrics.set_paused(false);
                 settled?;
             }

@@ -235,15 +235,14 @@ impl IngestStage {
         Ok(offsets)
     }
 
-    /// Stops reading until at most half of `max_in_flight` records await acknowledgement. The
-    /// consumer is not paused: librdkafka drops a paused partition's prefetched records and, on
-    /// resume, fetched past them (a fetch's worth of records lost, seen in `tokenwatch bench`).
-    /// Not reading is enough: the client's prefetch queue is bounded
-    /// (`queued.max.messages.kbytes`), so it stops fetching by itself.
+    /// Pauses consumption until at most half of `max_in_flight` records await acknowledgement.
     async fn backpressure(&self, in_flight: &mut InFlight<Offsets>, reached: &mut Vec<Offsets>) -> Result<()> {
+        let assignment = self.consumer.assignment().unwrap_or_else(|_| TopicPartitionList::new());
+        let _ = self.consumer.pause(&assignment);
         self.metrics.set_paused(true);
         warn!(in_flight = in_flight.len(), "ingest: output is slow; consumption paused");
         let result = in_flight.settle(Some(self.kafka.max_in_flight / 2), reached).await;
+        let _ = self.consumer.resume(&assignment);
         self.metrics.set_paused(false);
         result
     }
