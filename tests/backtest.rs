@@ -16,24 +16,18 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
+#[path = "support/dataset.rs"]
+mod dataset;
+
+use dataset::{Label, alert_event_ids};
+
 const BIN: &str = env!("CARGO_BIN_EXE_tokenwatch");
 const KEY: &str = "backtest-test-fingerprint-key-0123";
 
 /// The generated dataset, once per test process.
 fn dataset() -> &'static Path {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let status = Command::new(BIN)
-            .args(["--quiet", "generate", "--out"])
-            .arg(dir.path())
-            .env("TOKENWATCH__SECRETS__FINGERPRINT_KEY", KEY)
-            .status()
-            .unwrap();
-        assert!(status.success(), "generate failed");
-        dir
-    })
-    .path()
+    DIR.get_or_init(|| dataset::generate(BIN, KEY)).path()
 }
 
 /// Every file of the dataset, as `DIR/*.json*` would give them (inventory and labels included:
@@ -192,36 +186,8 @@ fn replay_cached(rules: &'static Path) -> &'static Replayed {
     run
 }
 
-struct Label {
-    name: String,
-    attack: bool,
-    family: String,
-    events: BTreeSet<String>,
-}
-
 fn labels() -> Vec<Label> {
-    std::fs::read_to_string(dataset().join("labels.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|line| {
-            let label: Value = serde_json::from_str(line).unwrap();
-            Label {
-                name: label["scenario"].as_str().unwrap().to_string(),
-                attack: label["kind"] == "attack",
-                family: label["family"].as_str().unwrap().to_string(),
-                events: label["event_ids"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|v| v.as_str().unwrap().to_string())
-                    .collect(),
-            }
-        })
-        .collect()
-}
-
-fn event_ids(alert: &Value) -> BTreeSet<String> {
-    alert["event_ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect()
+    dataset::labels(dataset())
 }
 
 /// The printed table that starts with the line whose first word is `header`: its rows, each
@@ -246,8 +212,8 @@ fn printed_scores_match_figures_computed_from_the_labels() {
     let (alerts, events) = replay_cached(loose_rules());
     let labels = labels();
     let about = |alert: &Value| -> Vec<&Label> {
-        let ids = event_ids(alert);
-        labels.iter().filter(|l| !l.events.is_disjoint(&ids)).collect()
+        let ids = alert_event_ids(alert);
+        labels.iter().filter(|l| !l.event_ids.is_disjoint(&ids)).collect()
     };
     let families: BTreeSet<String> = labels
         .iter()
@@ -259,8 +225,10 @@ fn printed_scores_match_figures_computed_from_the_labels() {
     for family in &families {
         let rule_alerts: Vec<&Value> = alerts.iter().filter(|a| a["rule"] == family.as_str()).collect();
         let attacks: Vec<&Label> = labels.iter().filter(|l| l.attack && &l.family == family).collect();
-        let detected =
-            attacks.iter().filter(|s| rule_alerts.iter().any(|a| !event_ids(a).is_disjoint(&s.events))).count() as u64;
+        let detected = attacks
+            .iter()
+            .filter(|s| rule_alerts.iter().any(|a| !alert_event_ids(a).is_disjoint(&s.event_ids)))
+            .count() as u64;
         let true_alerts =
             rule_alerts.iter().filter(|a| about(a).iter().any(|s| s.attack && &s.family == family)).count() as u64;
         let lookalikes = labels.iter().filter(|l| !l.attack && &l.family == family).count() as u64;
@@ -319,7 +287,7 @@ fn printed_scores_match_figures_computed_from_the_labels() {
     // The look-alikes some alert is about, by name.
     let mut hit: Vec<&str> = labels
         .iter()
-        .filter(|l| !l.attack && alerts.iter().any(|a| !event_ids(a).is_disjoint(&l.events)))
+        .filter(|l| !l.attack && alerts.iter().any(|a| !alert_event_ids(a).is_disjoint(&l.event_ids)))
         .map(|l| l.name.as_str())
         .collect();
     hit.sort();

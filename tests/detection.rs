@@ -14,24 +14,18 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
+#[path = "support/dataset.rs"]
+mod dataset;
+
+use dataset::{Label, alert_event_ids};
+
 const BIN: &str = env!("CARGO_BIN_EXE_tokenwatch");
 const KEY: &str = "detection-test-fingerprint-key-0123";
 
 /// The dataset, generated once per test process.
 fn dataset() -> &'static Path {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let status = Command::new(BIN)
-            .args(["--quiet", "generate", "--out"])
-            .arg(dir.path())
-            .env("TOKENWATCH__SECRETS__FINGERPRINT_KEY", KEY)
-            .status()
-            .unwrap();
-        assert!(status.success(), "generate failed");
-        dir
-    })
-    .path()
+    DIR.get_or_init(|| dataset::generate(BIN, KEY)).path()
 }
 
 fn inputs(dir: &Path) -> Vec<PathBuf> {
@@ -96,37 +90,8 @@ fn reference() -> &'static Vec<Value> {
     ALERTS.get_or_init(|| replay(&inputs(dataset()), &[]))
 }
 
-#[derive(Debug)]
-struct Scenario {
-    name: String,
-    attack: bool,
-    family: String,
-    event_ids: BTreeSet<String>,
-}
-
-fn labels() -> Vec<Scenario> {
-    std::fs::read_to_string(dataset().join("labels.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|line| {
-            let label: Value = serde_json::from_str(line).unwrap();
-            Scenario {
-                name: label["scenario"].as_str().unwrap().to_string(),
-                attack: label["kind"] == "attack",
-                family: label["family"].as_str().unwrap().to_string(),
-                event_ids: label["event_ids"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|v| v.as_str().unwrap().to_string())
-                    .collect(),
-            }
-        })
-        .collect()
-}
-
-fn alert_event_ids(alert: &Value) -> BTreeSet<String> {
-    alert["event_ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect()
+fn labels() -> Vec<Label> {
+    dataset::labels(dataset())
 }
 
 #[test]
@@ -137,8 +102,8 @@ fn recall_and_precision_per_family_and_no_alert_on_look_alikes() {
     let mut report = Vec::new();
     let mut failures = Vec::new();
     for family in families {
-        let attacks: Vec<&Scenario> = scenarios.iter().filter(|s| s.attack && s.family == family).collect();
-        let benign: Vec<&Scenario> = scenarios.iter().filter(|s| !s.attack && s.family == family).collect();
+        let attacks: Vec<&Label> = scenarios.iter().filter(|s| s.attack && s.family == family).collect();
+        let benign: Vec<&Label> = scenarios.iter().filter(|s| !s.attack && s.family == family).collect();
         let rule_alerts: Vec<&Value> = alerts.iter().filter(|a| a["rule"] == family).collect();
         let detected = attacks
             .iter()

@@ -320,11 +320,6 @@ impl Metrics {
         self.kafka_errors.get(&[kind]) as u64
     }
 
-    /// Records processing latencies (`count` records that took `latency`).
-    pub fn latency(&self, latency: Duration, count: u64) {
-        self.latency.lock().unwrap_or_else(|e| e.into_inner()).record(latency, count);
-    }
-
     /// Records the processing latencies of a batch of records, under one lock.
     pub fn latencies(&self, latencies: &[Duration]) {
         let mut histogram = self.latency.lock().unwrap_or_else(|e| e.into_inner());
@@ -461,9 +456,8 @@ mod tests {
         metrics.dead_letter("invalid_json");
         metrics.alert("impossible_travel", "high");
         metrics.set_lag("we\"ird", 1, 42);
-        for ms in 1..=100 {
-            metrics.latency(Duration::from_millis(ms), 1);
-        }
+        let latencies: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
+        metrics.latencies(&latencies);
         let text = metrics.render();
         assert!(text.contains("tokenwatch_records_total{topic=\"okta-logs\"} 5\n"), "{text}");
         assert!(text.contains("tokenwatch_alerts_total{rule=\"impossible_travel\",severity=\"high\"} 1\n"), "{text}");

@@ -42,6 +42,9 @@ pub enum Error {
     /// A SQL query failed.
     #[error("query failed: {0}")]
     Query(String),
+    /// A `tokenwatch bench` measurement could not be taken.
+    #[error("bench: {0}")]
+    Bench(String),
     /// A line of a labels file is not a scenario label.
     #[error("`{path}` line {line}: {reason}")]
     Labels {

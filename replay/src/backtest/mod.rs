@@ -341,31 +341,10 @@ pub(crate) mod tests {
         }
     }
 
+    /// An Okta event of 2026-01-07 (day 20,460).
     fn event(id: &str) -> Event {
-        Event {
-            time_us: parse_str("2026-01-07T08:00:00Z", TimeFormat::Rfc3339).unwrap(),
-            source: Arc::from("okta"),
-            class: tokenwatch_schemas::EventClass::Authentication,
-            event_id: id.to_string(),
-            action: None,
-            outcome: tokenwatch_schemas::Outcome::Success,
-            token_id: None,
-            token_kind: TokenKind::Session,
-            subject: None,
-            client_id: None,
-            session_id: None,
-            src_ip: None,
-            geo: None,
-            asn: None,
-            as_org: None,
-            user_agent: None,
-            device_id: None,
-            scopes: Vec::new(),
-            resource: None,
-            http_status: None,
-            tenant: None,
-            origin: tokenwatch_schemas::Origin::file(Arc::from("f.jsonl"), 1),
-        }
+        let time_us = parse_str("2026-01-07T08:00:00Z", TimeFormat::Rfc3339).unwrap();
+        Event { source: Arc::from("okta"), ..tokenwatch_rules::testing::event(id, time_us) }
     }
 
     #[test]

@@ -364,7 +364,7 @@ pub fn run(settings: &Settings, options: &BenchOptions, progress: &mut dyn FnMut
 }
 
 fn bench_error(message: String) -> Error {
-    Error::Engine(tokenwatch_engine::Error::Sink { what: "bench".to_string(), source: message.into() })
+    Error::Bench(message)
 }
 
 /// The corpus folder: given, or a temporary one removed on drop.
