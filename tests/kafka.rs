@@ -1,6 +1,6 @@
 //! `tokenwatch run` against a real Kafka-protocol broker (tansu, started here on a free port,
-//! in-memory storage), over TCP. `scripts/install-test-deps.sh` installs tansu; without it these
-//! tests fail, naming the install command.
+//! in-memory storage), over TCP. `scripts/install-test-deps.sh` builds tansu; without it these
+//! tests fail, naming the script.
 //!
 //! Each test generates a small labelled dataset, produces its log files to an input topic (one
 //! message per line, keyed by file so each file stays in order within one partition), runs the
@@ -18,7 +18,7 @@ use rdkafka::consumer::BaseConsumer;
 use rdkafka::message::Headers;
 use serde_json::Value;
 
-use support::kafka::{Broker, Engine, Proxy, consumer, create_topic, produce_lines};
+use support::kafka::{Broker, Engine, Proxy, consumer, create_topic, metric_total, produce_lines};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tokenwatch");
 const KEY: &str = "kafka-test-fingerprint-key-0123456789";
@@ -139,8 +139,9 @@ fn ids(alerts: &[Received]) -> BTreeSet<String> {
     alerts.iter().map(|a| a.alert_id.clone()).collect()
 }
 
-fn engine(broker: &str, data: &Dataset, state: &Path, extra: &[&str]) -> Engine {
-    let mut args: Vec<String> = vec![
+/// The engine on `data`'s configuration; `envs` adds settings (`TOKENWATCH__…`) to the test's own.
+fn engine(broker: &str, data: &Dataset, state: &Path, envs: &[(&str, &str)]) -> Engine {
+    let args: Vec<String> = vec![
         "--config".into(),
         data.config().display().to_string(),
         "run".into(),
@@ -155,17 +156,15 @@ fn engine(broker: &str, data: &Dataset, state: &Path, extra: &[&str]) -> Engine 
         "--listen".into(),
         "127.0.0.1:0".into(),
     ];
-    args.extend(extra.iter().map(|s| s.to_string()));
-    Engine::start(
-        BIN,
-        &args,
-        &[
-            ("TOKENWATCH__SECRETS__FINGERPRINT_KEY", KEY),
-            ("TOKENWATCH__KAFKA__EVENTS_PARTITIONS", "4"),
-            ("TOKENWATCH__STATE__CHECKPOINT_INTERVAL", "2s"),
-            ("TOKENWATCH__KAFKA__INSTANCE_ID", &instance_id(state)),
-        ],
-    )
+    let instance = instance_id(state);
+    let mut all = vec![
+        ("TOKENWATCH__SECRETS__FINGERPRINT_KEY", KEY),
+        ("TOKENWATCH__KAFKA__EVENTS_PARTITIONS", "4"),
+        ("TOKENWATCH__STATE__CHECKPOINT_INTERVAL", "2s"),
+        ("TOKENWATCH__KAFKA__INSTANCE_ID", instance.as_str()),
+    ];
+    all.extend_from_slice(envs);
+    Engine::start(BIN, &args, &all)
 }
 
 /// A stable instance name per state directory (a StatefulSet pod's name).
@@ -175,6 +174,24 @@ fn instance_id(state: &Path) -> String {
 
 fn missing(expected: &BTreeSet<String>, got: &[Received]) -> Vec<String> {
     expected.difference(&ids(got)).cloned().collect()
+}
+
+/// Fails, showing the engine's metrics and last log lines, when an expected alert is missing.
+fn assert_none_missing(expected: &BTreeSet<String>, got: &[Received], engine: &Engine, what: &str) {
+    let missing = missing(expected, got);
+    if !missing.is_empty() {
+        let stderr = engine.stderr();
+        let tail: Vec<&str> = stderr.lines().rev().take(40).collect();
+        let metrics = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine.metrics()))
+            .unwrap_or_else(|_| "(no /metrics: the engine does not answer)".to_string());
+        panic!(
+            "{what}: {} of {} expected alerts missing: {missing:?}\n{}\nlast log lines, newest first:\n{}",
+            missing.len(),
+            expected.len(),
+            metrics,
+            tail.join("\n")
+        );
+    }
 }
 
 #[test]
@@ -188,7 +205,7 @@ fn run_publishes_the_same_alerts_as_replay() {
     let consumer = consumer(&broker.address(), "tokenwatch.alerts");
     let mut got = Vec::new();
     read_alerts(&consumer, &mut got, Duration::from_secs(180), |got| ids(got).is_superset(&data.expected));
-    assert_eq!(missing(&data.expected, &got), Vec::<String>::new(), "alerts missing from the topic");
+    assert_none_missing(&data.expected, &got, &engine, "alerts missing from the topic");
     // Nothing beyond the expected set shows up either.
     read_alerts(&consumer, &mut got, Duration::from_secs(3), |_| false);
     let extra: Vec<_> = ids(&got).difference(&data.expected).cloned().collect();
@@ -229,7 +246,7 @@ fn kill_dash_nine_mid_stream_loses_no_alert() {
     engine.kill();
     let mut engine = engine_restarted(&broker.address(), &data, &state);
     read_alerts(&consumer, &mut got, Duration::from_secs(180), |got| ids(got).is_superset(&data.expected));
-    assert_eq!(missing(&data.expected, &got), Vec::<String>::new(), "alerts lost across kill -9:\n{}", engine.stderr());
+    assert_none_missing(&data.expected, &got, &engine, "alerts lost across kill -9");
     read_alerts(&consumer, &mut got, Duration::from_secs(3), |_| false);
     let extra: Vec<_> = ids(&got).difference(&data.expected).cloned().collect();
     assert_eq!(extra, Vec::<String>::new(), "a restart must only repeat alerts, with their ids");
@@ -290,12 +307,66 @@ fn a_broker_outage_delays_but_loses_nothing() {
     let during = engine.metrics();
     proxy.restore();
     read_alerts(&consumer, &mut got, Duration::from_secs(180), |got| ids(got).is_superset(&data.expected));
-    assert_eq!(missing(&data.expected, &got), Vec::<String>::new(), "alerts lost in the outage");
+    assert_none_missing(&data.expected, &got, &engine, "alerts lost in the outage");
     assert!(engine.is_running(), "the engine must ride out the outage");
     assert!(during.contains("tokenwatch_kafka_errors_total{kind="), "outage not in the metrics:\n{during}");
     engine.terminate();
     let stderr = engine.wait_stderr(Duration::from_secs(60));
     assert!(stderr.contains("WARN") && stderr.to_lowercase().contains("kafka"), "outage not in the logs:\n{stderr}");
+}
+
+/// With room for only two unacknowledged records, both stages pause consumption again and again.
+/// Every record must still be read exactly once by ingest, every event it produced judged, and
+/// the alerts must be replay's.
+#[test]
+fn backpressure_pauses_again_and_again_and_loses_nothing() {
+    let data = dataset(10, 24);
+    let broker = Broker::start();
+    create_topic(&broker.address(), "logs", 2);
+    let records = data.records();
+    produce_lines(&broker.address(), "logs", &records);
+    let tight = [("TOKENWATCH__KAFKA__MAX_IN_FLIGHT", "2"), ("TOKENWATCH__KAFKA__CHUNK_RECORDS", "200")];
+    let mut engine = engine(&broker.address(), &data, &data.path("state"), &tight);
+    let consumer = consumer(&broker.address(), "tokenwatch.alerts");
+    let mut got = Vec::new();
+    read_alerts(&consumer, &mut got, Duration::from_secs(180), |got| ids(got).is_superset(&data.expected));
+    assert_none_missing(&data.expected, &got, &engine, "alerts lost to backpressure");
+    read_alerts(&consumer, &mut got, Duration::from_secs(3), |_| false);
+    let extra: Vec<_> = ids(&got).difference(&data.expected).cloned().collect();
+    assert_eq!(extra, Vec::<String>::new(), "alerts replay does not raise");
+    // Everything consumed and judged: wait for the counts to settle.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut metrics = engine.metrics();
+    let mut judged = -1.0;
+    while Instant::now() < deadline {
+        std::thread::sleep(Duration::from_secs(2));
+        metrics = engine.metrics();
+        let now = metric_total(&metrics, "tokenwatch_events_judged_total");
+        if metric_total(&metrics, "tokenwatch_records_total") == records.len() as f64 && now == judged {
+            break;
+        }
+        judged = now;
+    }
+    assert_eq!(
+        metric_total(&metrics, "tokenwatch_records_total"),
+        records.len() as f64,
+        "records consumed:\n{metrics}"
+    );
+    let pauses =
+        |stage: &str| metric_total(&metrics, &format!("tokenwatch_backpressure_pauses_total{{stage=\"{stage}\"}}"));
+    assert!(pauses("ingest") >= 10.0, "ingest should have paused again and again:\n{metrics}");
+    assert!(pauses("detect") >= 1.0, "detect should have paused:\n{metrics}");
+    engine.terminate();
+    let stderr = engine.wait_stderr(Duration::from_secs(60));
+    // The events ingest produced, from its closing line, are the events detection judged.
+    let produced: f64 = stderr
+        .lines()
+        .find(|line| line.contains("ingest stage stopped"))
+        .and_then(|line| line.split("events=").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no closing line from ingest:\n{stderr}"));
+    assert_eq!(metric_total(&metrics, "tokenwatch_events_judged_total"), produced, "events lost between the stages");
 }
 
 #[test]
@@ -314,7 +385,7 @@ fn malformed_records_go_to_the_dead_letter_topic_and_the_stream_goes_on() {
     let alerts = consumer(&broker.address(), "tokenwatch.alerts");
     let mut got = Vec::new();
     read_alerts(&alerts, &mut got, Duration::from_secs(120), |got| ids(got).is_superset(&data.expected));
-    assert_eq!(missing(&data.expected, &got), Vec::<String>::new());
+    assert_none_missing(&data.expected, &got, &engine, "alerts missing around malformed records");
     let letters = consumer(&broker.address(), "tokenwatch.dead-letters");
     let mut found = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(30);

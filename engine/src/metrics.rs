@@ -175,6 +175,7 @@ pub struct Metrics {
     alerts: Family,
     lag: Family,
     kafka_errors: Family,
+    pauses: Family,
     build_info: Family,
     tokens_tracked: Scalar,
     state_bytes: Scalar,
@@ -233,6 +234,12 @@ impl Metrics {
                 "counter",
                 "Errors reported by the Kafka client, by kind.",
                 &["kind"],
+            ),
+            pauses: Family::new(
+                "tokenwatch_backpressure_pauses_total",
+                "counter",
+                "Times a stage paused consumption because too many produced records awaited acknowledgement.",
+                &["stage"],
             ),
             build_info: Family::new("tokenwatch_build_info", "gauge", "Version of the running binary.", &["version"]),
             tokens_tracked: Scalar::new(
@@ -370,6 +377,14 @@ impl Metrics {
         self.paused.value.store(i64::from(paused), Ordering::Relaxed);
     }
 
+    /// Marks the start (`true`) or end of a backpressure pause of `stage`; starts are counted.
+    pub fn backpressure(&self, stage: &str, paused: bool) {
+        if paused {
+            self.pauses.add(&[stage], 1.0);
+        }
+        self.set_paused(paused);
+    }
+
     /// Sets the inventory's size.
     pub fn set_inventory_records(&self, records: usize) {
         self.inventory_records.value.store(records as i64, Ordering::Relaxed);
@@ -394,7 +409,9 @@ impl Metrics {
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(4096);
         self.build_info.set(&[env!("CARGO_PKG_VERSION")], 1.0);
-        for family in [&self.records, &self.events, &self.dead_letters, &self.alerts, &self.lag, &self.kafka_errors] {
+        for family in
+            [&self.records, &self.events, &self.dead_letters, &self.alerts, &self.lag, &self.kafka_errors, &self.pauses]
+        {
             family.render(&mut out);
         }
         for scalar in [

@@ -5,6 +5,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -29,6 +30,17 @@ fn wait_for_port(port: u16, timeout: Duration) {
     }
 }
 
+/// The broker `scripts/install-test-deps.sh` builds, `$TOKENWATCH_TOOLS/bin/tansu` (by default
+/// under `~/.cache/tokenwatch/tools`), and not a `tansu` found on the PATH: stock tansu 0.6.0
+/// skips the rest of a record batch when a fetch starts inside it
+/// (`scripts/tansu/fetch-from-containing-batch.patch`), which would pass for records lost here.
+pub fn tansu_bin() -> PathBuf {
+    let tools = std::env::var_os("TOKENWATCH_TOOLS").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var_os("HOME").expect("HOME is not set")).join(".cache/tokenwatch/tools")
+    });
+    tools.join("bin/tansu")
+}
+
 /// A tansu broker with in-memory storage; killed when dropped.
 pub struct Broker {
     child: Child,
@@ -44,7 +56,7 @@ impl Broker {
     }
 
     fn spawn(port: u16, advertised: u16) -> Broker {
-        let child = Command::new("tansu")
+        let child = Command::new(tansu_bin())
             .args([
                 "broker",
                 "--listener-url",
@@ -59,7 +71,10 @@ impl Broker {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|error| {
-                panic!("cannot start `tansu` ({error}): run scripts/install-test-deps.sh (cargo install tansu --locked --features dynostore)")
+                panic!(
+                    "cannot start {} ({error}): run scripts/install-test-deps.sh, which builds it",
+                    tansu_bin().display()
+                )
             });
         wait_for_port(port, Duration::from_secs(20));
         Broker { child, port, advertised }
@@ -333,6 +348,17 @@ impl Drop for Engine {
 }
 
 /// A minimal HTTP/1.0 GET.
+/// The sum of every series of a metric in a Prometheus text exposition; `name` may carry labels
+/// (`family{label="x"}`) to sum only the series that start so.
+pub fn metric_total(exposition: &str, name: &str) -> f64 {
+    exposition
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter(|line| line.strip_prefix(name).is_some_and(|rest| rest.starts_with([' ', '{']) || name.ends_with('}')))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
 pub fn http_get(address: &str, path: &str) -> (u16, String) {
     let Ok(mut stream) = TcpStream::connect(address) else { return (0, String::new()) };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));

@@ -25,7 +25,7 @@ use tokenwatch_schemas::{Normalized, Normalizer, Origin};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-use super::{InFlight, Observer, Offsets, RunReport, consumer_config, producer};
+use super::{InFlight, Observer, Offsets, Positions, RunReport, consumer_config, pause_while, producer};
 use crate::config::KafkaSettings;
 use crate::metrics::Metrics;
 use crate::{Error, Result, Settings};
@@ -77,6 +77,7 @@ impl IngestStage {
         let mut in_flight: InFlight<Offsets> = InFlight::new();
         let mut committable = Offsets::new();
         let mut reached = Vec::new();
+        let mut positions = Positions::default();
         let mut last_commit = Instant::now();
         let linger = self.kafka.chunk_linger;
         while !*shutdown.borrow() {
@@ -95,12 +96,19 @@ impl IngestStage {
                         Err(_) => break,
                     }
                 }
+                let epoch = self.consumer.context().rebalances();
+                for raw in &chunk {
+                    positions.took(&raw.topic, raw.partition, raw.offset, epoch);
+                }
                 let offsets = self.process(&chunk, &mut in_flight, &mut report).await?;
                 in_flight.mark(offsets);
             }
             in_flight.settle(None, &mut reached).await?;
             if in_flight.len() > self.kafka.max_in_flight {
-                self.backpressure(&mut in_flight, &mut reached).await?;
+                warn!(in_flight = in_flight.len(), "ingest: output is slow; consumption paused");
+                let settle = in_flight.settle(Some(self.kafka.max_in_flight / 2), &mut reached);
+                let epoch = || self.consumer.context().rebalances();
+                pause_while(&self.consumer, &positions, epoch, &self.metrics, "ingest", settle).await?;
             }
             for offsets in reached.drain(..) {
                 committable.extend(offsets);
@@ -233,18 +241,6 @@ impl IngestStage {
             self.metrics.event_in(&source, count);
         }
         Ok(offsets)
-    }
-
-    /// Pauses consumption until at most half of `max_in_flight` records await acknowledgement.
-    async fn backpressure(&self, in_flight: &mut InFlight<Offsets>, reached: &mut Vec<Offsets>) -> Result<()> {
-        let assignment = self.consumer.assignment().unwrap_or_else(|_| TopicPartitionList::new());
-        let _ = self.consumer.pause(&assignment);
-        self.metrics.set_paused(true);
-        warn!(in_flight = in_flight.len(), "ingest: output is slow; consumption paused");
-        let result = in_flight.settle(Some(self.kafka.max_in_flight / 2), reached).await;
-        let _ = self.consumer.resume(&assignment);
-        self.metrics.set_paused(false);
-        result
     }
 
     fn commit(&self, offsets: &Offsets, mode: CommitMode) {
