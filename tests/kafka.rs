@@ -302,8 +302,10 @@ fn a_broker_outage_delays_but_loses_nothing() {
     let consumer = consumer(&proxy.address(), "tokenwatch.alerts");
     let mut got = Vec::new();
     read_alerts(&consumer, &mut got, Duration::from_secs(120), |got| !got.is_empty());
+    // Longer than the group session timeout (10 s): both consumer groups time out and rebalance
+    // while the broker is away, and commits fail until it is back.
     proxy.cut();
-    std::thread::sleep(Duration::from_secs(8));
+    std::thread::sleep(Duration::from_secs(14));
     let during = engine.metrics();
     proxy.restore();
     read_alerts(&consumer, &mut got, Duration::from_secs(180), |got| ids(got).is_superset(&data.expected));

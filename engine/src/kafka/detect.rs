@@ -319,10 +319,14 @@ impl DetectStage {
             }
         }
         match tokio::time::timeout(timeout, self.barrier(&mut in_flight)).await {
-            Ok(result) => {
-                result?;
-                info!(alerts = report.alerts, "detection stage stopped: state checkpointed, offsets committed");
+            Ok(Ok(true)) => {
+                info!(alerts = report.alerts, "detection stage stopped: state checkpointed, offsets committed")
             }
+            Ok(Ok(false)) => warn!(
+                alerts = report.alerts,
+                "detection stage stopped without a complete final checkpoint; the next start judges again from the last one"
+            ),
+            Ok(Err(error)) => return Err(error),
             Err(_) => warn!(
                 "detection stage: shutdown timeout before the final checkpoint; the next start judges again from the last one"
             ),
@@ -424,23 +428,35 @@ impl DetectStage {
         Ok(())
     }
 
-    /// Flushes the alerts, then checkpoints and commits every held partition.
-    async fn barrier(&self, in_flight: &mut InFlight<()>) -> Result<()> {
+    /// Flushes the alerts, then checkpoints and commits every held partition. Returns whether all
+    /// of it was done: while the broker or the group coordinator is unreachable (an outage, a
+    /// session timeout under way) the flush or the commit fails, and that is not fatal. Without a
+    /// flush nothing is checkpointed; a checkpoint whose commit failed is still the one this
+    /// instance restarts from, and the group's commit catches up at the next barrier.
+    async fn barrier(&self, in_flight: &mut InFlight<()>) -> Result<bool> {
         let producer = self.shared.producer.clone();
         let timeout = self.shared.flush_timeout;
-        tokio::task::spawn_blocking(move || producer.flush(timeout))
+        let flushed = tokio::task::spawn_blocking(move || producer.flush(timeout))
             .await
-            .map_err(|e| Error::Config { file: None, problems: vec![format!("flush task failed: {e}")] })?
-            .map_err(Error::kafka("flushing alerts"))?;
+            .map_err(|e| Error::Config { file: None, problems: vec![format!("flush task failed: {e}")] })?;
+        if let Err(error) = flushed {
+            self.metrics.kafka_error("flush");
+            warn!(%error, "detection: alerts not yet acknowledged; checkpoint postponed");
+            return Ok(false);
+        }
         let mut reached = Vec::new();
         in_flight.settle(Some(0), &mut reached).await?;
         let held = self.shared.lock();
         let list = self.shared.checkpoint(&held, None)?;
-        if list.count() > 0 {
-            self.consumer.commit(&list, CommitMode::Sync).map_err(Error::kafka("committing detection offsets"))?;
+        if list.count() > 0
+            && let Err(error) = self.consumer.commit(&list, CommitMode::Sync)
+        {
+            self.metrics.kafka_error("commit");
+            warn!(%error, "detection: state checkpointed, but the commit failed; retried at the next checkpoint");
+            return Ok(false);
         }
         tracing::debug!(partitions = held.len(), "checkpoint written");
-        Ok(())
+        Ok(true)
     }
 }
 
