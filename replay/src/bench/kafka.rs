@@ -253,6 +253,9 @@ fn produce_all(brokers: &str, topic: &str, records: &[&[u8]]) -> Result<()> {
 /// baseline and the engine fetch alike.
 fn reader(kafka: &KafkaSettings, topic: &str, extra: &[(&str, &str)]) -> Result<BaseConsumer> {
     let mut config = kafka::consumer_config(kafka, "tokenwatch-bench");
+    // No client statistics: nothing here reads them, and rdkafka's default context would log
+    // each report at INFO.
+    config.set("statistics.interval.ms", "0");
     for (key, value) in extra {
         config.set(*key, *value);
     }
