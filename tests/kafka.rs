@@ -172,6 +172,22 @@ fn instance_id(state: &Path) -> String {
     format!("instance-{}", state.file_name().unwrap().to_string_lossy())
 }
 
+/// Reads the alert topic until every alert replay raised is there (else fails, saying `what`,
+/// with the engine's state), then for 3 s more; fails if an alert replay does not raise shows up.
+fn expect_replays_alerts(
+    consumer: &BaseConsumer,
+    got: &mut Vec<Received>,
+    data: &Dataset,
+    engine: &Engine,
+    what: &str,
+) {
+    read_alerts(consumer, got, Duration::from_secs(180), |got| ids(got).is_superset(&data.expected));
+    assert_none_missing(&data.expected, got, engine, what);
+    read_alerts(consumer, got, Duration::from_secs(3), |_| false);
+    let extra: Vec<_> = ids(got).difference(&data.expected).cloned().collect();
+    assert_eq!(extra, Vec::<String>::new(), "alerts replay does not raise (a repeat must carry its id)");
+}
+
 fn missing(expected: &BTreeSet<String>, got: &[Received]) -> Vec<String> {
     expected.difference(&ids(got)).cloned().collect()
 }
@@ -204,12 +220,7 @@ fn run_publishes_the_same_alerts_as_replay() {
     let mut engine = engine(&broker.address(), &data, &state, &[]);
     let consumer = consumer(&broker.address(), "tokenwatch.alerts");
     let mut got = Vec::new();
-    read_alerts(&consumer, &mut got, Duration::from_secs(180), |got| ids(got).is_superset(&data.expected));
-    assert_none_missing(&data.expected, &got, &engine, "alerts missing from the topic");
-    // Nothing beyond the expected set shows up either.
-    read_alerts(&consumer, &mut got, Duration::from_secs(3), |_| false);
-    let extra: Vec<_> = ids(&got).difference(&data.expected).cloned().collect();
-    assert_eq!(extra, Vec::<String>::new(), "alerts replay does not raise");
+    expect_replays_alerts(&consumer, &mut got, &data, &engine, "alerts missing from the topic");
     // Alerts are keyed by inventory id (else token id) and carry their rule in a header.
     for alert in &got {
         assert_eq!(alert.key, alert.inventory_id.clone().unwrap_or_else(|| alert.token_id.clone()));
@@ -245,11 +256,7 @@ fn kill_dash_nine_mid_stream_loses_no_alert() {
     let mut engine = engine;
     engine.kill();
     let mut engine = engine_restarted(&broker.address(), &data, &state);
-    read_alerts(&consumer, &mut got, Duration::from_secs(180), |got| ids(got).is_superset(&data.expected));
-    assert_none_missing(&data.expected, &got, &engine, "alerts lost across kill -9");
-    read_alerts(&consumer, &mut got, Duration::from_secs(3), |_| false);
-    let extra: Vec<_> = ids(&got).difference(&data.expected).cloned().collect();
-    assert_eq!(extra, Vec::<String>::new(), "a restart must only repeat alerts, with their ids");
+    expect_replays_alerts(&consumer, &mut got, &data, &engine, "alerts lost across kill -9");
     engine.terminate();
     engine.wait_stderr(Duration::from_secs(60));
 }
@@ -331,11 +338,7 @@ fn backpressure_pauses_again_and_again_and_loses_nothing() {
     let mut engine = engine(&broker.address(), &data, &data.path("state"), &tight);
     let consumer = consumer(&broker.address(), "tokenwatch.alerts");
     let mut got = Vec::new();
-    read_alerts(&consumer, &mut got, Duration::from_secs(180), |got| ids(got).is_superset(&data.expected));
-    assert_none_missing(&data.expected, &got, &engine, "alerts lost to backpressure");
-    read_alerts(&consumer, &mut got, Duration::from_secs(3), |_| false);
-    let extra: Vec<_> = ids(&got).difference(&data.expected).cloned().collect();
-    assert_eq!(extra, Vec::<String>::new(), "alerts replay does not raise");
+    expect_replays_alerts(&consumer, &mut got, &data, &engine, "alerts lost to backpressure");
     // Everything consumed and judged: wait for the counts to settle.
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut metrics = engine.metrics();
