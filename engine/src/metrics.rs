@@ -262,7 +262,7 @@ impl Metrics {
             paused: Scalar::new(
                 "tokenwatch_backpressure_paused",
                 "gauge",
-                "1 while consumption is paused because produced records await acknowledgement.",
+                "Stages (ingest, detect) that have stopped consuming until produced records are acknowledged; 0 while consumption flows.",
             ),
             inventory_records: Scalar::new("tokenwatch_inventory_records", "gauge", "Records in the token inventory."),
             duplicates: Scalar::new(
@@ -372,9 +372,11 @@ impl Metrics {
         self.broker_connected.value.load(Ordering::Relaxed) == 1
     }
 
-    /// Sets whether consumption is paused by backpressure.
+    /// Counts a stage that stops consuming until its output is acknowledged (`true`), or starts
+    /// again (`false`): the gauge is the number of stages stopped now, so one stage resuming does
+    /// not hide another still paused.
     pub fn set_paused(&self, paused: bool) {
-        self.paused.value.store(i64::from(paused), Ordering::Relaxed);
+        self.paused.value.fetch_add(if paused { 1 } else { -1 }, Ordering::Relaxed);
     }
 
     /// Marks the start (`true`) or end of a backpressure pause of `stage`; starts are counted.
@@ -487,5 +489,20 @@ mod tests {
             .unwrap();
         assert!((0.098..=0.101).contains(&p99), "p99 {p99}");
         assert!(text.contains("tokenwatch_processing_latency_seconds_count 100\n"), "{text}");
+    }
+
+    #[test]
+    fn the_paused_gauge_counts_stages_and_pauses_are_counted_per_stage() {
+        let metrics = Metrics::new();
+        metrics.backpressure("ingest", true);
+        metrics.backpressure("detect", true);
+        metrics.backpressure("ingest", false);
+        let text = metrics.render();
+        // Ingest resumed; detect is still paused, and the gauge says so.
+        assert!(text.contains("tokenwatch_backpressure_paused 1\n"), "{text}");
+        assert!(text.contains("tokenwatch_backpressure_pauses_total{stage=\"ingest\"} 1\n"), "{text}");
+        assert!(text.contains("tokenwatch_backpressure_pauses_total{stage=\"detect\"} 1\n"), "{text}");
+        metrics.backpressure("detect", false);
+        assert!(metrics.render().contains("tokenwatch_backpressure_paused 0\n"));
     }
 }

@@ -32,7 +32,7 @@ use tokio::sync::watch;
 use tracing::{error, info, warn};
 
 use super::ingest::{RECEIVED_HEADER, now_us, send};
-use super::{InFlight, Observer, Positions, RunReport, consumer_config, pause_while, producer};
+use super::{InFlight, Observer, RunReport, consumer_config, pause_while, producer};
 use crate::checkpoint::CheckpointStore;
 use crate::config::KafkaSettings;
 use crate::metrics::Metrics;
@@ -179,7 +179,6 @@ impl ClientContext for Context {
 
 impl ConsumerContext for Context {
     fn rebalance(&self, consumer: &BaseConsumer<Self>, err: RDKafkaRespErr, list: &mut TopicPartitionList) {
-        self.observer.rebalanced();
         match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
                 self.shared.assign(consumer, list);
@@ -271,7 +270,6 @@ impl DetectStage {
         let mut in_flight: InFlight<()> = InFlight::new();
         let mut reached = Vec::new();
         let mut inventory = self.shared.inventory.clone();
-        let mut positions = Positions::default();
         let mut last_checkpoint = Instant::now();
         while !*shutdown.borrow() {
             let mut batch = Vec::new();
@@ -296,10 +294,6 @@ impl DetectStage {
                 }
             }
             if !batch.is_empty() {
-                let epoch = self.consumer.context().observer.rebalances();
-                for incoming in &batch {
-                    positions.took(&self.kafka.events_topic, incoming.partition, incoming.offset, epoch);
-                }
                 let alerts = self.judge(batch);
                 for alert in alerts {
                     self.produce(&alert, &mut in_flight).await?;
@@ -310,8 +304,7 @@ impl DetectStage {
             if in_flight.len() > self.kafka.max_in_flight {
                 warn!(in_flight = in_flight.len(), "detect: the alerts topic is slow; consumption paused");
                 let settle = in_flight.settle(Some(self.kafka.max_in_flight / 2), &mut reached);
-                let epoch = || self.consumer.context().observer.rebalances();
-                pause_while(&self.consumer, &positions, epoch, &self.metrics, "detect", settle).await?;
+                pause_while(&self.consumer, &self.metrics, "detect", settle).await?;
             }
             if last_checkpoint.elapsed() >= self.checkpoint_interval {
                 self.barrier(&mut in_flight).await?;

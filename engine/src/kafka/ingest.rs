@@ -25,7 +25,7 @@ use tokenwatch_schemas::{Normalized, Normalizer, Origin};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-use super::{InFlight, Observer, Offsets, Positions, RunReport, consumer_config, pause_while, producer};
+use super::{InFlight, Observer, Offsets, RunReport, consumer_config, pause_while, producer};
 use crate::config::KafkaSettings;
 use crate::metrics::Metrics;
 use crate::{Error, Result, Settings};
@@ -77,7 +77,6 @@ impl IngestStage {
         let mut in_flight: InFlight<Offsets> = InFlight::new();
         let mut committable = Offsets::new();
         let mut reached = Vec::new();
-        let mut positions = Positions::default();
         let mut last_commit = Instant::now();
         let linger = self.kafka.chunk_linger;
         while !*shutdown.borrow() {
@@ -96,10 +95,6 @@ impl IngestStage {
                         Err(_) => break,
                     }
                 }
-                let epoch = self.consumer.context().rebalances();
-                for raw in &chunk {
-                    positions.took(&raw.topic, raw.partition, raw.offset, epoch);
-                }
                 let offsets = self.process(&chunk, &mut in_flight, &mut report).await?;
                 in_flight.mark(offsets);
             }
@@ -107,8 +102,7 @@ impl IngestStage {
             if in_flight.len() > self.kafka.max_in_flight {
                 warn!(in_flight = in_flight.len(), "ingest: output is slow; consumption paused");
                 let settle = in_flight.settle(Some(self.kafka.max_in_flight / 2), &mut reached);
-                let epoch = || self.consumer.context().rebalances();
-                pause_while(&self.consumer, &positions, epoch, &self.metrics, "ingest", settle).await?;
+                pause_while(&self.consumer, &self.metrics, "ingest", settle).await?;
             }
             for offsets in reached.drain(..) {
                 committable.extend(offsets);
@@ -292,6 +286,9 @@ pub(crate) async fn send(
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
             Err((error, back)) => {
+                if paused {
+                    metrics.set_paused(false);
+                }
                 return Err(Error::Kafka { what: format!("producing to `{}`", back.topic), source: error });
             }
         }

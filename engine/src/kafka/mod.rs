@@ -30,14 +30,14 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
+use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{Consumer, ConsumerContext, StreamConsumer};
 use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::producer::{DeliveryFuture, FutureProducer};
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use tokio::sync::watch;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
 pub use observer::Observer;
 
@@ -224,44 +224,12 @@ impl<M> InFlight<M> {
 /// Where a record's outputs stand: per input partition, the next offset to commit.
 pub(crate) type Offsets = BTreeMap<(String, i32), i64>;
 
-/// Where a stage stands in each partition it reads: the offset after the last record it took,
-/// and the rebalance (see [`Observer::rebalances`]) it was taken in.
-#[derive(Debug, Default)]
-pub(crate) struct Positions(BTreeMap<String, BTreeMap<i32, (i64, u64)>>);
-
-impl Positions {
-    /// Notes that the stage took the record at `offset`, during rebalance `epoch`.
-    pub(crate) fn took(&mut self, topic: &str, partition: i32, offset: i64, epoch: u64) {
-        let partitions = match self.0.get_mut(topic) {
-            Some(partitions) => partitions,
-            None => self.0.entry(topic.to_string()).or_default(),
-        };
-        let entry = partitions.entry(partition).or_insert((offset + 1, epoch));
-        if epoch != entry.1 || offset + 1 > entry.0 {
-            *entry = (offset + 1, epoch);
-        }
-    }
-
-    /// The position in `topic`/`partition`, if a record was taken from it during `epoch`.
-    fn get(&self, topic: &str, partition: i32, epoch: u64) -> Option<i64> {
-        let &(offset, taken_in) = self.0.get(topic)?.get(&partition)?;
-        (taken_in == epoch).then_some(offset)
-    }
-}
-
-/// Pauses the consumer's assignment while `wait` runs (backpressure), then resumes every
-/// partition exactly after the last record the stage took from it.
-///
-/// librdkafka purges what it prefetched for a paused partition and, on resume, fetches from its
-/// own idea of the application's position. Measured here, that ran one fetch (about 500 records)
-/// ahead of what the stage had taken, and the skipped records' offsets would then be committed:
-/// lost for good. So each partition is sought back to the stage's own position as it resumes
-/// (a seek discards whatever was fetched from the wrong place). A partition the stage has taken
-/// nothing from since the last rebalance resumes where librdkafka says.
+/// Pauses the consumer's assignment while `wait` runs (backpressure), then resumes it. librdkafka
+/// drops what it prefetched for the paused partitions and, on resume, fetches again from the
+/// record after the last one it handed to the stage, so nothing is skipped or read twice
+/// (`tests/kafka.rs` pauses both stages again and again and counts every record).
 pub(crate) async fn pause_while<C: ConsumerContext, T>(
     consumer: &StreamConsumer<C>,
-    positions: &Positions,
-    epoch: impl Fn() -> u64,
     metrics: &Metrics,
     stage: &'static str,
     wait: impl Future<Output = T>,
@@ -272,44 +240,8 @@ pub(crate) async fn pause_while<C: ConsumerContext, T>(
     }
     metrics.backpressure(stage, true);
     let outcome = wait.await;
-    let epoch = epoch();
-    let mut seek = TopicPartitionList::new();
-    for element in assignment.elements() {
-        if let Some(offset) = positions.get(element.topic(), element.partition(), epoch) {
-            let _ = seek.add_partition_offset(element.topic(), element.partition(), Offset::Offset(offset));
-        }
-    }
-    if let Ok(librdkafka) = consumer.position() {
-        for element in librdkafka.elements() {
-            let ours = positions.get(element.topic(), element.partition(), epoch);
-            if let (Offset::Offset(theirs), Some(ours)) = (element.offset(), ours)
-                && theirs != ours
-            {
-                debug!(
-                    stage,
-                    topic = element.topic(),
-                    partition = element.partition(),
-                    theirs,
-                    ours,
-                    "resume position corrected"
-                );
-            }
-        }
-    }
     if let Err(error) = consumer.resume(&assignment) {
         warn!(%error, stage, "cannot resume consumption");
-    }
-    if seek.count() > 0 {
-        match consumer.seek_partitions(seek, Duration::from_secs(10)) {
-            Ok(done) => {
-                for element in done.elements() {
-                    if let Err(error) = element.error() {
-                        warn!(%error, stage, topic = element.topic(), partition = element.partition(), "cannot seek back after a pause");
-                    }
-                }
-            }
-            Err(error) => warn!(%error, stage, "cannot seek back after a pause"),
-        }
     }
     metrics.backpressure(stage, false);
     outcome
@@ -405,25 +337,4 @@ pub async fn run(settings: Settings, metrics: Arc<Metrics>, mut shutdown: watch:
     let ingest_report = joined(ingest_result)?;
     let detect_report = joined(detect_result)?;
     Ok(RunReport { alerts: detect_report.alerts, ..ingest_report })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Positions;
-
-    #[test]
-    fn a_position_is_after_the_last_record_taken_and_only_good_within_its_rebalance() {
-        let mut positions = Positions::default();
-        positions.took("logs", 0, 41, 3);
-        positions.took("logs", 0, 7, 3); // an older record (a re-delivery) does not move it back
-        positions.took("logs", 1, 5, 3);
-        assert_eq!(positions.get("logs", 0, 3), Some(42));
-        assert_eq!(positions.get("logs", 1, 3), Some(6));
-        assert_eq!(positions.get("other", 0, 3), None);
-        // After a rebalance, nothing taken before it counts...
-        assert_eq!(positions.get("logs", 0, 4), None);
-        // ...and what is taken after it does, even from an earlier offset.
-        positions.took("logs", 0, 10, 4);
-        assert_eq!(positions.get("logs", 0, 4), Some(11));
-    }
 }

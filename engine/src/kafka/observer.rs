@@ -2,11 +2,10 @@
 //! metrics (broker connection, consumer lag).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
-use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
+use rdkafka::consumer::ConsumerContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::statistics::Statistics;
 use tracing::{debug, error, info, warn};
@@ -18,23 +17,12 @@ use crate::metrics::Metrics;
 pub struct Observer {
     metrics: Arc<Metrics>,
     name: &'static str,
-    rebalances: Arc<AtomicU64>,
 }
 
 impl Observer {
     /// The context of the client `name` (`ingest consumer`, `alerts producer`, …).
     pub fn new(metrics: Arc<Metrics>, name: &'static str) -> Self {
-        Observer { metrics, name, rebalances: Arc::new(AtomicU64::new(0)) }
-    }
-
-    /// Rebalances the consumer has gone through: a stage's positions are only good within one.
-    pub fn rebalances(&self) -> u64 {
-        self.rebalances.load(Ordering::Acquire)
-    }
-
-    /// Counts a rebalance (called by a context that handles rebalances itself).
-    pub fn rebalanced(&self) {
-        self.rebalances.fetch_add(1, Ordering::AcqRel);
+        Observer { metrics, name }
     }
 
     /// The metrics it reports to.
@@ -84,8 +72,4 @@ impl ClientContext for Observer {
     }
 }
 
-impl ConsumerContext for Observer {
-    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, _rebalance: &Rebalance<'_>) {
-        self.rebalanced();
-    }
-}
+impl ConsumerContext for Observer {}
